@@ -1,0 +1,10 @@
+"""phasegate: turn each phase of SkillMeat's Memory & Context rollout into a GO / NO_GO /
+INCONCLUSIVE decision with its evidence.
+
+The package is a plain typed library; pytest is only imported by `plugin` and `fixtures`.
+"""
+
+from phasegate.outcomes import Inconclusive
+
+__all__ = ["Inconclusive", "__version__"]
+__version__ = "0.1.0"

@@ -1,0 +1,103 @@
+"""What a phase-marked test declares about itself, read from its markers and docstring.
+
+A check's id comes from `@pytest.mark.check("family.name")`, never from the test's function name,
+so the verdict history of a check survives a rename or a move to another file.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from phasegate.outcomes import Kind
+
+CHECK_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+PHASE_MARKS = ("phase1", "phase2", "phase3", "phase4")
+
+
+@dataclass(frozen=True)
+class CheckMeta:
+    id: str
+    title: str
+    description: str
+    kind: Kind
+    blocking: bool
+    phases: tuple[str, ...]
+    writes: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "kind": self.kind.value,
+            "blocking": self.blocking,
+            "phases": list(self.phases),
+            "writes": self.writes,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckMeta:
+        return cls(
+            id=data["id"],
+            title=data["title"],
+            description=data["description"],
+            kind=Kind(data["kind"]),
+            blocking=bool(data["blocking"]),
+            phases=tuple(data["phases"]),
+            writes=bool(data.get("writes", False)),
+        )
+
+
+class CheckDeclarationError(ValueError):
+    pass
+
+
+def split_docstring(function: Callable[..., Any] | None) -> tuple[str, str]:
+    doc = inspect.getdoc(function) if function is not None else None
+    if not doc:
+        return "", ""
+    first, _, rest = doc.partition("\n")
+    return first.strip().rstrip("."), rest.strip()
+
+
+def build_meta(
+    *,
+    nodeid: str,
+    check_args: tuple[Any, ...],
+    check_kwargs: dict[str, Any],
+    marker_names: Iterable[str],
+    function: Callable[..., Any] | None,
+    param_id: str | None,
+) -> CheckMeta:
+    """Validate one test's declaration; parametrized tests get `id[param]` ids."""
+    if not check_args or not isinstance(check_args[0], str):
+        raise CheckDeclarationError(f"{nodeid}: @pytest.mark.check needs an id string")
+    check_id = check_args[0]
+    if not CHECK_ID.match(check_id):
+        raise CheckDeclarationError(
+            f"{nodeid}: check id {check_id!r} must match {CHECK_ID.pattern}"
+        )
+    if param_id:
+        check_id = f"{check_id}.{re.sub(r'[^a-z0-9_.-]+', '-', param_id.lower()).strip('-')}"
+    title, description = split_docstring(function)
+    title = str(check_kwargs.get("title") or title)
+    if not title:
+        raise CheckDeclarationError(f"{nodeid}: a check needs a docstring (its title)")
+    if not description:
+        raise CheckDeclarationError(
+            f"{nodeid}: the docstring must say why the check is blocking or a warning"
+        )
+    names = set(marker_names)
+    return CheckMeta(
+        id=check_id,
+        title=title,
+        description=description,
+        kind=Kind(check_kwargs.get("kind", "smoke")),
+        blocking=bool(check_kwargs.get("blocking", True)),
+        phases=tuple(p for p in PHASE_MARKS if p in names),
+        writes=bool(check_kwargs.get("writes", False)),
+    )

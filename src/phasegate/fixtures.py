@@ -1,0 +1,195 @@
+"""Fixtures the phase checks use: the target, a recording client, and self-cleaning test data.
+
+Each check gets its own client (its requests carry the check's id and land in its evidence) and
+its own cleanup registry (what it creates is deleted at its teardown, last first, even when it
+fails). Nothing here decides an outcome.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from phasegate.client import JSON, SkillMeatClient
+from phasegate.evidence import Evidence
+from phasegate.outcomes import Inconclusive
+from phasegate.resources import Ledger, Registry, Resource
+
+EVIDENCE = pytest.StashKey[Evidence]()
+PROJECTS_ROOT = Path("/tmp/phasegate-projects")
+_counter = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Target:
+    api_url: str
+    api_version: str
+    embedded: bool
+    run_id: str
+
+
+def _state(config: pytest.Config) -> Any:
+    from phasegate.plugin import state_of
+
+    state = state_of(config)
+    if state is None:  # pragma: no cover - the plugin always configures first
+        raise RuntimeError("phasegate plugin not configured")
+    return state
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config) -> Iterator[Target]:
+    """The SkillMeat under test: the --api-url given, or the embedded stack of this phase."""
+    state = _state(pytestconfig)
+    if state.stack_problem:
+        raise Inconclusive(state.stack_problem)
+    if not state.api_url:
+        pytest.fail(
+            "phasegate: no target; pass --api-url or a phase (--phase / -m phaseN) so the "
+            "embedded stack starts",
+            pytrace=False,
+        )
+    yield Target(state.api_url, state.settings.api_version, state.settings.embedded, state.run_id)
+    if state.settings.embedded:
+        # The embedded server created these folders on this machine; nothing else will.
+        shutil.rmtree(PROJECTS_ROOT / state.run_id, ignore_errors=True)
+
+
+@pytest.fixture
+def evidence(request: pytest.FixtureRequest) -> Evidence:
+    """The calling check's evidence record (also filled by `api`)."""
+    existing: Evidence | None = request.node.stash.get(EVIDENCE, None)
+    if existing is not None:
+        return existing
+    created = Evidence()
+    request.node.stash[EVIDENCE] = created
+    return created
+
+
+@pytest.fixture
+def api(
+    request: pytest.FixtureRequest, target: Target, evidence: Evidence
+) -> Iterator[SkillMeatClient]:
+    from phasegate.plugin import META
+
+    state = _state(request.config)
+    meta = request.node.stash.get(META, None)
+    client = SkillMeatClient(
+        state.client_config(), recorder=evidence.record, check_id=meta.id if meta else None
+    )
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def _ledger(pytestconfig: pytest.Config, target: Target) -> Ledger:
+    state = _state(pytestconfig)
+    worker = getattr(pytestconfig, "workerinput", {}).get("workerid", "main")
+    return Ledger(state.ledger_dir, state.run_id, worker)
+
+
+@pytest.fixture
+def cleanup(api: SkillMeatClient, _ledger: Ledger) -> Iterator[Registry]:
+    """Everything the check creates; deleted in reverse order at teardown, whatever happened."""
+    registry = Registry(api, _ledger)
+    yield registry
+    failures = registry.cleanup()
+    if failures:
+        shown = "; ".join(f"{f.resource.kind} {f.resource.id}: {f.detail}" for f in failures)
+        pytest.fail(f"cleanup failed: {shown}", pytrace=False)
+
+
+def unique(target: Target, label: str) -> str:
+    """A name no other run or check uses: run prefix, label, a process-wide counter."""
+    import os
+
+    return f"{target.run_id}-{label}-{os.getpid()}-{next(_counter)}"
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    name: str
+    path: str
+
+
+ProjectFactory = Callable[..., Project]
+
+
+@pytest.fixture
+def make_project(api: SkillMeatClient, cleanup: Registry, target: Target) -> ProjectFactory:
+    def make(label: str = "proj") -> Project:
+        name = unique(target, label)
+        path = str(PROJECTS_ROOT / target.run_id / name)
+        response = api.create_project(name, path)
+        if response.status_code != 201:
+            raise AssertionError(
+                f"setup: creating project {name} answered {response.status_code}: "
+                f"{response.text[:300]}"
+            )
+        project_id = response.json()["id"]
+        cleanup.add(Resource("project", project_id, name))
+        return Project(project_id, name, path)
+
+    return make
+
+
+@pytest.fixture
+def project(make_project: ProjectFactory) -> Project:
+    """A fresh project of this check's own, so no check sees another's data."""
+    return make_project()
+
+
+ItemFactory = Callable[..., JSON]
+
+
+@pytest.fixture
+def make_item(api: SkillMeatClient, cleanup: Registry, target: Target) -> ItemFactory:
+    """Create a memory item that must succeed (201), registered for deletion.
+
+    The content always carries the run prefix, so an orphan is recognisable and two checks never
+    collide on the duplicate-content rule.
+    """
+
+    def make(project_id: str, **fields: Any) -> JSON:
+        body: JSON = {"type": "decision", "confidence": 0.8, "status": "active"}
+        body.update(fields)
+        body["content"] = f"{fields.get('content', 'memory item')} [{unique(target, 'item')}]"
+        response = api.create_item(project_id, body)
+        if response.status_code != 201:
+            raise AssertionError(
+                f"setup: creating a memory item answered "
+                f"{response.status_code}: {response.text[:300]}"
+            )
+        item: JSON = response.json()
+        cleanup.add(Resource("item", item["id"], body["content"][:60], project_id))
+        return item
+
+    return make
+
+
+ModuleFactory = Callable[..., JSON]
+
+
+@pytest.fixture
+def make_module(api: SkillMeatClient, cleanup: Registry, target: Target) -> ModuleFactory:
+    def make(project_id: str, **fields: Any) -> JSON:
+        body: JSON = {"name": unique(target, "module")}
+        body.update(fields)
+        response = api.create_module(project_id, body)
+        if response.status_code != 201:
+            raise AssertionError(
+                f"setup: creating a context module answered "
+                f"{response.status_code}: {response.text[:300]}"
+            )
+        module: JSON = response.json()
+        cleanup.add(Resource("module", module["id"], body["name"], project_id))
+        return module
+
+    return make

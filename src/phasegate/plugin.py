@@ -1,0 +1,539 @@
+"""The pytest plugin: wiring only.
+
+Options -> Settings (once) -> Target (given URL or embedded stack) -> fixtures -> per-check
+results -> Verdict -> files and exit status. The logic of each step lives in the library modules;
+this file only connects them to pytest's hooks.
+
+Under pytest-xdist the controller owns the run: it starts the one embedded stack, hands its URL
+and the run id to the workers, collects every check's result from the workers' reports, scans
+for orphans and writes the verdict. A worker only runs tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any, cast
+
+import pytest
+
+from phasegate import verdict as verdict_mod
+from phasegate.checks import PHASE_MARKS, CheckDeclarationError, CheckMeta, build_meta
+from phasegate.client import ClientConfig, SkillMeatClient
+from phasegate.outcomes import CheckResult, Inconclusive, Kind, Outcome
+from phasegate.phases import Phase, phase_from_markexpr, phases_named_in
+from phasegate.resources import new_run_id, read_ledgers, scan_orphans
+from phasegate.settings import OPTIONS, Settings, SettingsError, resolve
+from phasegate.stack.embedded import EmbeddedStack, StackUnavailable
+from phasegate.summary import summary_lines
+
+pytest_plugins = ["phasegate.fixtures"]
+
+PROPERTY = "phasegate"
+ORPHAN_CHECK_ID = "run.cleanup.orphans"
+
+
+@dataclass
+class RunState:
+    settings: Settings
+    run_id: str
+    controller: bool
+    api_url: str | None = None
+    stack: EmbeddedStack | None = None
+    stack_problem: str | None = None
+    skillmeat_version: str | None = None
+    started_at: str = ""
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    run_reasons: list[str] = field(default_factory=list)
+    verdict_path: Path | None = None
+    verdict: verdict_mod.Verdict | None = None
+    previous_sigterm: Any = None
+
+    @property
+    def ledger_dir(self) -> Path:
+        return self.settings.report_dir / ".ledger"
+
+    def client_config(self) -> ClientConfig:
+        return ClientConfig(
+            api_url=self.api_url or "",
+            api_version=self.settings.api_version,
+            timeout_s=self.settings.request_timeout,
+            api_key=self.settings.api_key,
+            api_token=self.settings.api_token,
+            run_id=self.run_id,
+        )
+
+
+STATE = pytest.StashKey[RunState]()
+META = pytest.StashKey[CheckMeta]()
+
+
+def state_of(config: pytest.Config) -> RunState | None:
+    return config.stash.get(STATE, None)
+
+
+# -- options -------------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("phasegate", "rollout gates for SkillMeat's Memory & Context system")
+    for spec in OPTIONS:
+        env = f" [env {spec.env}]" if spec.env else ""
+        default = f" (default {spec.default})" if spec.default else ""
+        group.addoption(
+            spec.flag,
+            dest=f"phasegate_{spec.name}",
+            default=None,
+            help=f"{spec.help}{default}{env}",
+        )
+        parser.addini(f"phasegate_{spec.name}", spec.help, default=None)
+
+
+def _settings_from(config: pytest.Config) -> Settings:
+    cli = {spec.name: config.getoption(f"phasegate_{spec.name}") for spec in OPTIONS}
+    ini = {spec.name: config.getini(f"phasegate_{spec.name}") for spec in OPTIONS}
+    markexpr = config.option.markexpr or ""
+    return resolve(cli, os.environ, ini, phase_from_markexpr(markexpr))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for name in PHASE_MARKS:
+        config.addinivalue_line("markers", f"{name}: a check of rollout {name}")
+    config.addinivalue_line(
+        "markers",
+        "check(id, blocking=True, kind='smoke', writes=False): the stable id and severity of a "
+        "phase check; its docstring gives the title and why it is blocking or a warning",
+    )
+    try:
+        settings = _settings_from(config)
+    except SettingsError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+    if workerinput is not None and PROPERTY in workerinput:
+        shared = workerinput[PROPERTY]
+        state = RunState(
+            settings=settings,
+            run_id=shared["run_id"],
+            controller=False,
+            api_url=shared["api_url"],
+            stack_problem=shared["stack_problem"],
+            skillmeat_version=shared["skillmeat_version"],
+        )
+    else:
+        state = RunState(
+            settings=settings, run_id=new_run_id(), controller=True, api_url=settings.api_url
+        )
+    config.stash[STATE] = state
+    if state.controller:
+        config.pluginmanager.register(ResultCollector(state), "phasegate-results")
+    if state.controller and settings.phase is not None:
+        _default_junit(config, settings)
+
+
+def _default_junit(config: pytest.Config, settings: Settings) -> None:
+    """A phase run writes JUnit XML unless the user chose a path."""
+    if getattr(config.option, "xmlpath", None) is None and settings.phase is not None:
+        config.option.xmlpath = str(settings.report_dir / f"junit-{settings.phase.value}.xml")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller -> worker: the one stack's URL and the run id."""
+    state = state_of(node.config)
+    if state is not None:
+        node.workerinput[PROPERTY] = {
+            "run_id": state.run_id,
+            "api_url": state.api_url,
+            "stack_problem": state.stack_problem,
+            "skillmeat_version": state.skillmeat_version,
+        }
+
+
+# -- the target ----------------------------------------------------------------------------------
+
+
+def _progress(config: pytest.Config) -> Any:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+    def say(message: str) -> None:
+        if reporter is not None:
+            reporter.write_line(f"phasegate: {message}")
+        else:  # pragma: no cover - only without the terminal plugin
+            print(f"phasegate: {message}", file=sys.stderr)
+
+    return say
+
+
+def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
+    # pytest runs its teardown and session-finish hooks on KeyboardInterrupt; SIGTERM from a CI
+    # runner's timeout then cleans up exactly like Ctrl-C does.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    state = state_of(session.config)
+    if state is None or not state.controller:
+        return
+    state.started_at = _now()
+    settings = state.settings
+    if settings.phase is None or session.config.option.collectonly:
+        return
+    if threading_is_main():
+        state.previous_sigterm = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    if not settings.embedded:
+        return
+    say = _progress(session.config)
+    stack = EmbeddedStack(settings.phase, settings.skillmeat_version, settings.report_dir, say)
+    state.stack = stack
+    say(
+        f"starting the embedded stack for {settings.phase.value} "
+        f"(SkillMeat {settings.skillmeat_version}, flag "
+        f"{'ON' if settings.phase.flag_expected_on else 'OFF'})"
+    )
+    started = time.monotonic()
+    try:
+        state.api_url = stack.start()
+        state.skillmeat_version = settings.skillmeat_version
+        say(
+            f"embedded stack ready in {time.monotonic() - started:.1f} s; "
+            f"server log {stack.logs.get('skillmeat')}"
+        )
+    except StackUnavailable as exc:
+        state.stack_problem = str(exc)
+        say(f"no embedded stack: {exc}")
+    except Exception as exc:
+        state.stack_problem = f"the embedded stack failed to start: {exc}"
+        say(state.stack_problem)
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = state_of(config)
+    if state is None or state.settings.phase is None:
+        return []
+    settings = state.settings
+    phase = settings.phase
+    assert phase is not None
+    if settings.embedded:
+        where = (
+            f"embedded SkillMeat {settings.skillmeat_version} at {state.api_url}"
+            if state.api_url
+            else f"embedded stack unavailable ({state.stack_problem})"
+        )
+    else:
+        where = f"{settings.api_url} (given)"
+    return [
+        f"phasegate: {phase.value}, {phase.summary}",
+        f"phasegate: target {where}, API {settings.api_version}",
+        f"phasegate: writes to the target: yes, every resource named {state.run_id}-*, "
+        "deleted at the end of its check and verified by an orphan scan",
+        f"phasegate: reports in {settings.report_dir}/",
+    ]
+
+
+# -- collection ----------------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    state = state_of(config)
+    if state is None:
+        return
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    phase_items = [item for item in items if any(item.get_closest_marker(p) for p in PHASE_MARKS)]
+    for item in phase_items:
+        marker = item.get_closest_marker("check")
+        if marker is None:
+            problems.append(f"{item.nodeid}: a phase check needs @pytest.mark.check('id')")
+            continue
+        callspec = getattr(item, "callspec", None)
+        try:
+            meta = build_meta(
+                nodeid=item.nodeid,
+                check_args=marker.args,
+                check_kwargs=dict(marker.kwargs),
+                marker_names=[m.name for m in item.iter_markers()],
+                function=getattr(item, "function", None),
+                param_id=callspec.id if callspec is not None else None,
+            )
+        except CheckDeclarationError as exc:
+            problems.append(str(exc))
+            continue
+        if meta.id in seen:
+            problems.append(f"{item.nodeid}: check id {meta.id} is also used by {seen[meta.id]}")
+        seen[meta.id] = item.nodeid
+        item.stash[META] = meta
+    if problems:
+        raise pytest.UsageError("phasegate: bad check declarations:\n  " + "\n  ".join(problems))
+    if phase_items and state.settings.phase is None:
+        named = sorted(phases_named_in(config.option.markexpr or ""))
+        hint = f" (-m names {', '.join(named)})" if named else ""
+        raise pytest.UsageError(
+            "phasegate: which phase? pass --phase=phaseN or -m phaseN naming exactly one phase"
+            + hint
+        )
+    phase = state.settings.phase
+    if phase is not None:
+        keep = [
+            i for i in items if not (META in i.stash and phase.value not in i.stash[META].phases)
+        ]
+        dropped = [i for i in items if i not in keep]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
+
+
+# -- per-check results ---------------------------------------------------------------------------
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            line = line.strip()
+            return line if len(line) <= limit else line[: limit - 3] + "..."
+    return ""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    meta = item.stash.get(META, None)
+    if meta is None:
+        return
+    from phasegate.fixtures import EVIDENCE
+
+    excinfo = call.excinfo
+    result: Outcome
+    reason = ""
+    if excinfo is not None and excinfo.errisinstance(Inconclusive):
+        reason = _first_line(str(excinfo.value))
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"INCONCLUSIVE: {reason}")
+        result = Outcome.INCONCLUSIVE
+    elif report.skipped:
+        result = Outcome.SKIPPED
+        longrepr = report.longrepr
+        if isinstance(longrepr, tuple):
+            reason = str(longrepr[2]).removeprefix("Skipped: ")
+    elif report.failed:
+        if report.when == "call":
+            result = Outcome.FAIL if meta.blocking else Outcome.WARN
+        else:
+            result = Outcome.ERROR
+        text = str(excinfo.value) if excinfo is not None else str(report.longrepr)
+        reason = _first_line(text) or (excinfo.typename if excinfo is not None else "failed")
+        if report.when == "teardown":
+            reason = f"teardown: {reason}"
+    elif report.when == "call":
+        result = Outcome.PASS
+    else:
+        return
+    evidence = item.stash.get(EVIDENCE, None)
+    payload: dict[str, Any] = {
+        "meta": meta.to_dict(),
+        "when": report.when,
+        "outcome": result.value,
+        "reason": reason,
+        "duration_s": report.duration,
+        "evidence": evidence.to_dict() if evidence is not None else {},
+    }
+    if result in (Outcome.FAIL, Outcome.WARN, Outcome.ERROR) and excinfo is not None:
+        payload["evidence"]["failure"] = str(excinfo.value)[:2000]
+    # A new list: pytest hands every phase's report the item's own user_properties list.
+    report.user_properties = [*report.user_properties, (PROPERTY, payload)]
+
+
+_SEVERITY = {
+    Outcome.PASS: 0,
+    Outcome.SKIPPED: 1,
+    Outcome.WARN: 2,
+    Outcome.INCONCLUSIVE: 3,
+    Outcome.FAIL: 4,
+    Outcome.ERROR: 5,
+}
+
+
+class ResultCollector:
+    """Gathers check results where the verdict is decided (the controller under xdist).
+
+    A registered object rather than a module hook, because `pytest_runtest_logreport` gets no
+    config and one process may run several pytest sessions (pytester).
+    """
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        found = next((value for name, value in report.user_properties if name == PROPERTY), None)
+        payload = cast("dict[str, Any]", found) if isinstance(found, dict) else None
+        if payload is None:
+            return
+        current = self.state.results.get(report.nodeid)
+        if current is None:
+            self.state.results[report.nodeid] = dict(payload)
+            return
+        current["duration_s"] += payload["duration_s"]
+        new_outcome = Outcome(payload["outcome"])
+        if _SEVERITY[new_outcome] > _SEVERITY[Outcome(current["outcome"])]:
+            current.update(
+                outcome=new_outcome.value, reason=payload["reason"], when=payload["when"]
+            )
+            if payload["evidence"]:
+                current["evidence"] = payload["evidence"]
+
+
+# -- the verdict ---------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _results(state: RunState) -> list[CheckResult]:
+    checks: list[CheckResult] = []
+    for nodeid, payload in state.results.items():
+        meta = CheckMeta.from_dict(payload["meta"])
+        checks.append(
+            CheckResult(
+                id=meta.id,
+                title=meta.title,
+                kind=meta.kind,
+                outcome=Outcome(payload["outcome"]),
+                blocking=meta.blocking,
+                phases=meta.phases,
+                description=meta.description,
+                reason=payload["reason"],
+                nodeid=nodeid,
+                duration_s=payload["duration_s"],
+                evidence=payload["evidence"],
+            )
+        )
+    return checks
+
+
+def _orphan_result(outcome: Outcome, reason: str, facts: dict[str, Any]) -> CheckResult:
+    return CheckResult(
+        id=ORPHAN_CHECK_ID,
+        title="The run left nothing of its own behind on the target",
+        kind=Kind.SMOKE,
+        outcome=outcome,
+        blocking=True,
+        description=(
+            "Blocking: data a gate run leaves in a production target is a defect of the run, "
+            "and a DELETE that answers success without deleting is a defect of the target."
+        ),
+        reason=reason,
+        evidence={"facts": facts},
+    )
+
+
+def _orphan_check(state: RunState) -> CheckResult:
+    events = read_ledgers(state.ledger_dir, state.run_id)
+    created = sum(1 for e in events if e["event"] == "created")
+    if not created:
+        return _orphan_result(Outcome.PASS, "the run created nothing", {"created": 0})
+    try:
+        with SkillMeatClient(state.client_config()) as api:
+            orphans = scan_orphans(api, events, state.run_id)
+    except Exception as exc:
+        return _orphan_result(
+            Outcome.INCONCLUSIVE, f"orphan scan failed: {exc!r}", {"created": created}
+        )
+    facts = {"created": created, "orphans": [o.to_dict() for o in orphans]}
+    if orphans:
+        shown = ", ".join(f"{o.resource.kind} {o.resource.id} ({o.detail})" for o in orphans[:5])
+        return _orphan_result(Outcome.FAIL, f"{len(orphans)} left behind: {shown}", facts)
+    return _orphan_result(Outcome.PASS, f"all {created} created resources are gone", facts)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = state_of(session.config)
+    if state is None or not state.controller or state.settings.phase is None:
+        return
+    if session.config.option.collectonly:
+        return
+    phase: Phase = state.settings.phase
+    checks = _results(state)
+    if state.api_url and state.results:
+        checks.append(_orphan_check(state))
+    reasons = list(state.run_reasons)
+    if state.stack_problem:
+        reasons.append(state.stack_problem)
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        reasons.append("the run was interrupted before every check finished")
+    decision, why, warnings = verdict_mod.decide(checks, reasons)
+    verdict = verdict_mod.Verdict(
+        phase=phase.value,
+        decision=decision,
+        target={
+            "api_url": state.api_url or state.settings.api_url or "",
+            "version": state.settings.api_version,
+            "embedded": state.settings.embedded,
+            "writes": True,
+            "skillmeat_version": state.skillmeat_version,
+        },
+        started_at=state.started_at or _now(),
+        finished_at=_now(),
+        run_id=state.run_id,
+        checks=checks,
+        reasons=why,
+        warnings=warnings,
+        run={
+            "settings": state.settings.public(),
+            "pytest_exit_status": int(exitstatus),
+            "logs": dict(state.stack.logs) if state.stack else {},
+        },
+    )
+    state.verdict = verdict
+    state.verdict_path = verdict_mod.write(verdict, state.settings.report_dir)
+    # Usage errors, crashes and interruptions keep pytest's own status; otherwise the decision
+    # sets it, so a CI job can branch on GO / NO_GO / INCONCLUSIVE alone.
+    decided_by_verdict = (
+        pytest.ExitCode.OK,
+        pytest.ExitCode.TESTS_FAILED,
+        pytest.ExitCode.NO_TESTS_COLLECTED,
+    )
+    if exitstatus in decided_by_verdict:
+        session.exitstatus = verdict.exit_code
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = state_of(config)
+    if state is None or state.verdict is None:
+        return
+    terminalreporter.section("phasegate verdict")
+    for line in summary_lines(state.verdict, state.verdict_path):
+        terminalreporter.write_line(line)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = state_of(config)
+    if state is None:
+        return
+    if state.stack is not None:
+        state.stack.stop()
+        state.stack = None
+    if state.previous_sigterm is not None:
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGTERM, state.previous_sigterm)

@@ -1,0 +1,196 @@
+"""Test data that cleans up after itself, and proof that it did.
+
+Every project, item and module a run creates carries the run's prefix, is written to a ledger
+the moment it exists, and is deleted in reverse order of creation. The ledger is a file, so the
+orphan scan at the end of the run (and a later run, after a crash) can see what each worker made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+
+from phasegate.client import SkillMeatClient
+
+ResourceKind = Literal["project", "item", "module"]
+
+
+def new_run_id() -> str:
+    return f"pg-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class Resource:
+    kind: ResourceKind
+    id: str
+    label: str = ""
+    project_id: str | None = None
+
+
+class Ledger:
+    """Append-only JSON lines, one file per process, safe against concurrent test threads."""
+
+    def __init__(self, directory: Path, run_id: str, worker: str) -> None:
+        self.path = directory / f"ledger-{run_id}-{worker}.jsonl"
+        self._lock = threading.Lock()
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def _append(self, event: str, resource: Resource) -> None:
+        line = json.dumps(
+            {
+                "event": event,
+                "kind": resource.kind,
+                "id": resource.id,
+                "label": resource.label,
+                "project_id": resource.project_id,
+                "at": time.time(),
+            }
+        )
+        with self._lock, self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def created(self, resource: Resource) -> None:
+        self._append("created", resource)
+
+    def deleted(self, resource: Resource) -> None:
+        self._append("deleted", resource)
+
+
+def read_ledgers(directory: Path, run_id: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for path in sorted(directory.glob(f"ledger-{run_id}-*.jsonl")):
+        for line in path.read_text("utf-8").splitlines():
+            if line.strip():
+                events.append(json.loads(line))
+    return events
+
+
+def _deleter(api: SkillMeatClient, resource: Resource) -> Callable[[], httpx.Response]:
+    if resource.kind == "item":
+        return lambda: api.delete_item(resource.id)
+    if resource.kind == "module":
+        return lambda: api.delete_module(resource.id)
+    return lambda: api.delete_project(resource.id)
+
+
+@dataclass
+class CleanupFailure:
+    resource: Resource
+    detail: str
+
+
+@dataclass
+class Registry:
+    """Resources one scope (a test, or the session) created, deleted last-in first-out."""
+
+    api: SkillMeatClient
+    ledger: Ledger
+    _stack: list[Resource] = field(default_factory=list)
+
+    def add(self, resource: Resource) -> Resource:
+        self.ledger.created(resource)
+        self._stack.append(resource)
+        return resource
+
+    def forget(self, resource: Resource) -> None:
+        """The check deleted it itself (a delete round trip): record that, skip it later."""
+        if resource in self._stack:
+            self._stack.remove(resource)
+        self.ledger.deleted(resource)
+
+    def __iter__(self) -> Iterator[Resource]:
+        return iter(list(self._stack))
+
+    def cleanup(self) -> list[CleanupFailure]:
+        failures: list[CleanupFailure] = []
+        while self._stack:
+            resource = self._stack.pop()
+            try:
+                response = _deleter(self.api, resource)()
+            except Exception as exc:  # a cleanup problem is reported, never allowed to stop cleanup
+                failures.append(CleanupFailure(resource, repr(exc)))
+                continue
+            if response.status_code in (200, 204, 404):
+                self.ledger.deleted(resource)
+            else:
+                failures.append(
+                    CleanupFailure(
+                        resource, f"DELETE answered {response.status_code}: {response.text[:200]}"
+                    )
+                )
+        return failures
+
+
+@dataclass(frozen=True)
+class Orphan:
+    resource: Resource
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.resource.kind,
+            "id": self.resource.id,
+            "label": self.resource.label,
+            "detail": self.detail,
+        }
+
+
+def scan_orphans(api: SkillMeatClient, events: list[dict[str, Any]], run_id: str) -> list[Orphan]:
+    """Ask the target about everything the ledgers say the run created.
+
+    Items and modules must answer 404. A deleted project is only a tombstone in 0.74.0 (its GET
+    still answers 200), so a project counts as gone when the project list no longer shows it.
+    The project list is also searched for the run prefix, which catches a project whose creation
+    answered an error but happened anyway.
+    """
+    created: dict[tuple[str, str], Resource] = {}
+    for event in events:
+        if event["event"] == "created":
+            resource = Resource(
+                event["kind"], event["id"], event.get("label", ""), event.get("project_id")
+            )
+            created[(resource.kind, resource.id)] = resource
+    orphans: list[Orphan] = []
+    for resource in created.values():
+        if resource.kind == "item":
+            status = api.get_item(resource.id).status_code
+        elif resource.kind == "module":
+            status = api.get_module(resource.id).status_code
+        else:
+            continue
+        if status != 404:
+            orphans.append(Orphan(resource, f"GET answered {status}, expected 404"))
+    listed = _listed_projects(api)
+    for project_id, name in listed.items():
+        if name.startswith(run_id) or ("project", project_id) in created:
+            resource = created.get(("project", project_id), Resource("project", project_id, name))
+            orphans.append(Orphan(resource, "still in the project list"))
+    return orphans
+
+
+def _listed_projects(api: SkillMeatClient) -> dict[str, str]:
+    listed: dict[str, str] = {}
+    response = api.list_projects(limit=100)
+    pages = 0
+    while response.status_code == 200 and pages < 50:
+        body = response.json()
+        for project in body.get("items", []):
+            listed[str(project.get("id"))] = str(project.get("name", ""))
+        info = body.get("page_info") or {}
+        cursor = info.get("end_cursor")
+        if not info.get("has_next_page") or not cursor:
+            break
+        pages += 1
+        response = api.list_projects(limit=100, after=cursor)
+    return listed

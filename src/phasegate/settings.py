@@ -1,0 +1,265 @@
+"""Every option phasegate reads, resolved once into a frozen Settings.
+
+One precedence for all of them: command line > environment > ini file > default. A bad value is
+reported with the option's name, where it came from and what was expected, so the plugin can turn
+it into a pytest usage error instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from phasegate.phases import Phase, PhaseError, parse_phase
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A value the user gave cannot be used; the message names the option and its source."""
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    name: str  # the dest / ini name, e.g. "api_url"
+    flag: str  # the command-line flag, e.g. "--api-url"
+    env: str | None
+    help: str
+    default: str | None = None
+    secret: bool = False
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "api_url",
+        "--api-url",
+        "SKILLMEAT_API_URL",
+        "SkillMeat base URL to test; without it phasegate starts the embedded stack",
+    ),
+    OptionSpec(
+        "api_version", "--api-version", "SKILLMEAT_API_VERSION", "API version segment", default="v1"
+    ),
+    OptionSpec(
+        "phase",
+        "--phase",
+        "PHASEGATE_PHASE",
+        "rollout phase (phase1..phase4); else taken from a -m naming exactly one phase",
+    ),
+    OptionSpec(
+        "prometheus_url",
+        "--prometheus-url",
+        "PHASEGATE_PROMETHEUS_URL",
+        "Prometheus base URL for the metric gates",
+    ),
+    OptionSpec(
+        "alertmanager_url",
+        "--alertmanager-url",
+        "PHASEGATE_ALERTMANAGER_URL",
+        "Alertmanager base URL for the alert gates",
+    ),
+    OptionSpec(
+        "grafana_url",
+        "--grafana-url",
+        "PHASEGATE_GRAFANA_URL",
+        "Grafana base URL (reachability check)",
+    ),
+    OptionSpec(
+        "api_key",
+        "--api-key",
+        "SKILLMEAT_API_KEY",
+        "API key (prefer the env variable: a flag shows in the process list)",
+        secret=True,
+    ),
+    OptionSpec(
+        "api_token",
+        "--api-token",
+        "SKILLMEAT_API_TOKEN",
+        "bearer token (prefer the env variable)",
+        secret=True,
+    ),
+    OptionSpec(
+        "report_dir",
+        "--report-dir",
+        "PHASEGATE_REPORT_DIR",
+        "where verdicts, logs and reports go",
+        default="reports",
+    ),
+    OptionSpec(
+        "request_timeout",
+        "--request-timeout",
+        "PHASEGATE_REQUEST_TIMEOUT",
+        "seconds per HTTP request",
+        default="10",
+    ),
+    OptionSpec(
+        "skillmeat_version",
+        "--skillmeat-version",
+        "PHASEGATE_SKILLMEAT_VERSION",
+        "SkillMeat release the embedded stack installs from PyPI",
+        default="0.74.0",
+    ),
+)
+
+_VERSION_SEGMENT = re.compile(r"^v[0-9]+$")
+_RELEASE = re.compile(r"^[0-9]+(\.[0-9]+)*([a-z]+[0-9]*)?$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_url: str | None
+    api_version: str
+    phase: Phase | None
+    prometheus_url: str | None
+    alertmanager_url: str | None
+    grafana_url: str | None
+    api_key: str | None
+    api_token: str | None
+    report_dir: Path
+    request_timeout: float
+    skillmeat_version: str
+    sources: Mapping[str, str]
+
+    @property
+    def embedded(self) -> bool:
+        return self.api_url is None
+
+    def public(self) -> dict[str, Any]:
+        """The settings as a report may show them: secrets only say whether they are set."""
+        shown: dict[str, Any] = {}
+        for spec in OPTIONS:
+            value = getattr(self, spec.name)
+            if spec.secret:
+                shown[spec.name] = "set" if value else "not set"
+            elif isinstance(value, Path | Phase):
+                shown[spec.name] = str(value)
+            else:
+                shown[spec.name] = value
+        return shown
+
+
+RawLookup = Callable[[OptionSpec], tuple[str | None, str]]
+
+
+def _pick(
+    spec: OptionSpec, cli: Mapping[str, Any], env: Mapping[str, str], ini: Mapping[str, str | None]
+) -> tuple[str | None, str]:
+    value = cli.get(spec.name)
+    if value is not None:
+        return str(value), f"command line {spec.flag}"
+    if spec.env and env.get(spec.env):
+        return env[spec.env], f"environment {spec.env}"
+    ini_value = ini.get(spec.name)
+    if ini_value:
+        return ini_value, f"ini phasegate_{spec.name}"
+    return spec.default, "default"
+
+
+def _bad(spec: OptionSpec, value: str, source: str, expected: str) -> SettingsError:
+    shown = "***" if spec.secret else repr(value)
+    return SettingsError(f"{spec.flag}: invalid value {shown} (from {source}): {expected}")
+
+
+def _url(spec: OptionSpec, value: str | None, source: str) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise _bad(spec, value, source, "expected an http:// or https:// URL with a host")
+    if parts.query or parts.fragment:
+        raise _bad(spec, value, source, "expected a base URL without query or fragment")
+    return value.strip().rstrip("/")
+
+
+def _convert(
+    spec: OptionSpec, value: str | None, source: str, convert: Callable[[str], T], expected: str
+) -> T:
+    if value is None:
+        raise _bad(spec, "", source, expected)
+    try:
+        return convert(value)
+    except (ValueError, PhaseError) as exc:
+        raise _bad(spec, value, source, f"{expected} ({exc})") from None
+
+
+def _timeout(text: str) -> float:
+    seconds = float(text)
+    if not math.isfinite(seconds) or seconds <= 0 or seconds > 600:
+        raise ValueError("must be between 0 and 600 seconds")
+    return seconds
+
+
+def _match(pattern: re.Pattern[str]) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if not pattern.match(text):
+            raise ValueError(f"does not match {pattern.pattern}")
+        return text
+
+    return check
+
+
+def resolve(
+    cli: Mapping[str, Any],
+    env: Mapping[str, str],
+    ini: Mapping[str, str | None],
+    phase_from_marks: Phase | None = None,
+) -> Settings:
+    """Resolve every option once. `phase_from_marks` is the phase a -m expression names."""
+    raw = {spec.name: _pick(spec, cli, env, ini) for spec in OPTIONS}
+    spec_by = {spec.name: spec for spec in OPTIONS}
+
+    def url(name: str) -> str | None:
+        return _url(spec_by[name], *raw[name])
+
+    phase: Phase | None = None
+    phase_value, phase_source = raw["phase"]
+    if phase_value is not None:
+        phase = _convert(
+            spec_by["phase"],
+            phase_value,
+            phase_source,
+            parse_phase,
+            "expected phase1, phase2, phase3 or phase4",
+        )
+        if phase_from_marks is not None and phase_from_marks is not phase:
+            raise SettingsError(
+                f"--phase: {phase.value} (from {phase_source}) contradicts -m, which selects "
+                f"{phase_from_marks.value}"
+            )
+    else:
+        phase = phase_from_marks
+
+    report_value, _ = raw["report_dir"]
+    return Settings(
+        api_url=url("api_url"),
+        api_version=_convert(
+            spec_by["api_version"],
+            *raw["api_version"],
+            _match(_VERSION_SEGMENT),
+            "expected a version segment such as v1",
+        ),
+        phase=phase,
+        prometheus_url=url("prometheus_url"),
+        alertmanager_url=url("alertmanager_url"),
+        grafana_url=url("grafana_url"),
+        api_key=raw["api_key"][0],
+        api_token=raw["api_token"][0],
+        report_dir=Path(report_value or "reports"),
+        request_timeout=_convert(
+            spec_by["request_timeout"],
+            *raw["request_timeout"],
+            _timeout,
+            "expected a positive number of seconds",
+        ),
+        skillmeat_version=_convert(
+            spec_by["skillmeat_version"],
+            *raw["skillmeat_version"],
+            _match(_RELEASE),
+            "expected a release such as 0.74.0",
+        ),
+        sources={name: source for name, (_, source) in raw.items()},
+    )
