@@ -1,0 +1,101 @@
+"""The acceptance suite against the real embedded SkillMeat 0.74.0, end to end.
+
+These runs are the product's own answer for each phase; the expected findings below are what
+0.74.0 really does where it disagrees with the rollout plan or its own contract. If SkillMeat
+changes, these lists change with it — never the checks' expectations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((REPO / "src" / "phasegate" / "verdict.schema.json").read_text())
+
+PHASE1_FAILS = {
+    "flagoff.memory-write-refused",
+    "flagoff.module-write-refused",
+    "flagoff.pack-refused",
+}
+PHASE1_WARNS = {
+    "flagoff.plan-request-refused",
+    "service.memory-system-disabled",
+    "config.plan-config-path",
+    "config.auto-extract-reported",
+    "service.metrics-plan-path",
+}
+
+
+def run_phase(phase: str, report_dir: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SKILLMEAT_", "PHASEGATE_"))}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-m",
+            phase,
+            "--report-dir",
+            str(report_dir),
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            *extra,
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    path = report_dir / f"verdict-{phase}.json"
+    assert path.exists(), f"no verdict written; output:\n{output[-3000:]}"
+    verdict = json.loads(path.read_text())
+    jsonschema.validate(verdict, SCHEMA)
+    return done.returncode, verdict, output
+
+
+def outcomes(verdict: dict[str, Any], *wanted: str) -> set[str]:
+    return {c["id"] for c in verdict["checks"] if c["outcome"] in wanted}
+
+
+def no_server_left(verdict: dict[str, Any]) -> None:
+    """The run's SkillMeat must be gone: no process still serving the run's port."""
+    port = verdict["target"]["api_url"].rsplit(":", 1)[1]
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"skillmeat.api.server:app" in argv and port.encode() in argv:
+            pytest.fail(f"SkillMeat still running after the run: pid {proc.name}, port {port}")
+
+
+def test_phase1_on_real_skillmeat_is_no_go(tmp_path: Path) -> None:
+    code, verdict, output = run_phase("phase1", tmp_path)
+    assert verdict["decision"] == "NO_GO", output[-3000:]
+    assert code == 1
+    assert verdict["target"]["embedded"] is True
+    assert outcomes(verdict, "fail", "error") == PHASE1_FAILS, output[-3000:]
+    assert outcomes(verdict, "warn") == PHASE1_WARNS
+    assert "run.cleanup.orphans" in outcomes(verdict, "pass")
+    for check in verdict["checks"]:
+        if check["outcome"] in ("fail", "warn"):
+            assert check["reason"], check["id"]
+            assert check["evidence"]["exchanges"], check["id"]
+    assert "phasegate phase1: NO_GO" in output
+    assert (tmp_path / "junit-phase1.xml").exists()
+    assert (tmp_path / "skillmeat-phase1.log").stat().st_size > 0
+    no_server_left(verdict)
