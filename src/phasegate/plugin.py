@@ -12,6 +12,7 @@ for orphans and writes the verdict. A worker only runs tests.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -38,6 +39,8 @@ from phasegate.summary import summary_lines
 pytest_plugins = ["phasegate.fixtures"]
 
 PROPERTY = "phasegate"
+# Fixtures that create data on the target: a check using one writes, whatever it declares.
+WRITING_FIXTURES = frozenset({"project", "make_project", "make_item", "make_module", "cleanup"})
 ORPHAN_CHECK_ID = "run.cleanup.orphans"
 
 
@@ -240,8 +243,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"phasegate: {phase.value}, {phase.summary}",
         f"phasegate: target {where}, API {settings.api_version}",
-        f"phasegate: writes to the target: yes, every resource named {state.run_id}-*, "
-        "deleted at the end of its check and verified by an orphan scan",
+        (
+            f"phasegate: writes to the target: yes, every resource named {state.run_id}-*, "
+            "deleted at the end of its check and verified by an orphan scan"
+            if settings.writes_allowed
+            else "phasegate: writes to the target: denied (--writes=deny); checks that write "
+            "are skipped, so the verdict cannot be GO"
+        ),
         f"phasegate: reports in {settings.report_dir}/",
     ]
 
@@ -279,7 +287,11 @@ def pytest_collection_modifyitems(
         if meta.id in seen:
             problems.append(f"{item.nodeid}: check id {meta.id} is also used by {seen[meta.id]}")
         seen[meta.id] = item.nodeid
+        if not meta.writes and WRITING_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            meta = dataclasses.replace(meta, writes=True)
         item.stash[META] = meta
+        if meta.writes and not state.settings.writes_allowed:
+            item.add_marker(pytest.mark.skip(reason="writes to the target denied (--writes=deny)"))
     if problems:
         raise pytest.UsageError("phasegate: bad check declarations:\n  " + "\n  ".join(problems))
     if phase_items and state.settings.phase is None:

@@ -103,6 +103,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "SkillMeat release the embedded stack installs from PyPI",
         default="0.74.0",
     ),
+    OptionSpec(
+        "writes",
+        "--writes",
+        "PHASEGATE_WRITES",
+        "allow: checks may create (and then delete) data on the target; deny: those checks are "
+        "skipped and the verdict cannot be GO",
+        default="allow",
+    ),
 )
 
 _VERSION_SEGMENT = re.compile(r"^v[0-9]+$")
@@ -122,6 +130,7 @@ class Settings:
     report_dir: Path
     request_timeout: float
     skillmeat_version: str
+    writes_allowed: bool
     sources: Mapping[str, str]
 
     @property
@@ -132,6 +141,9 @@ class Settings:
         """The settings as a report may show them: secrets only say whether they are set."""
         shown: dict[str, Any] = {}
         for spec in OPTIONS:
+            if spec.name == "writes":
+                shown["writes"] = "allow" if self.writes_allowed else "deny"
+                continue
             value = getattr(self, spec.name)
             if spec.secret:
                 shown[spec.name] = "set" if value else "not set"
@@ -261,5 +273,15 @@ def resolve(
             _match(_RELEASE),
             "expected a release such as 0.74.0",
         ),
+        writes_allowed=_convert(
+            spec_by["writes"], *raw["writes"], _allow_deny, "expected allow or deny"
+        ),
         sources={name: source for name, (_, source) in raw.items()},
     )
+
+
+def _allow_deny(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in {"allow", "deny"}:
+        raise ValueError("not allow or deny")
+    return value == "allow"
