@@ -16,6 +16,7 @@ import dataclasses
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -191,7 +192,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     settings = state.settings
     if settings.phase is None or session.config.option.collectonly:
         return
-    if threading_is_main():
+    if threading.current_thread() is threading.main_thread():
         state.previous_sigterm = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     if not settings.embedded:
         return
@@ -217,12 +218,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     except Exception as exc:
         state.stack_problem = f"the embedded stack failed to start: {exc}"
         say(state.stack_problem)
-
-
-def threading_is_main() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
