@@ -91,12 +91,19 @@ def build_meta(
         raise CheckDeclarationError(
             f"{nodeid}: the docstring must say why the check is blocking or a warning"
         )
+    try:
+        kind = Kind(check_kwargs.get("kind", "smoke"))
+    except ValueError:
+        raise CheckDeclarationError(
+            f"{nodeid}: kind {check_kwargs.get('kind')!r} is not one of "
+            f"{', '.join(k.value for k in Kind)}"
+        ) from None
     names = set(marker_names)
     return CheckMeta(
         id=check_id,
         title=title,
         description=description,
-        kind=Kind(check_kwargs.get("kind", "smoke")),
+        kind=kind,
         blocking=bool(check_kwargs.get("blocking", True)),
         phases=tuple(p for p in PHASE_MARKS if p in names),
         writes=bool(check_kwargs.get("writes", False)),

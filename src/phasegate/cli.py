@@ -8,8 +8,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import jsonschema
+
 from phasegate.phases import PhaseError, parse_phase
 from phasegate.stack.venv import InstallError, ensure_skillmeat
+from phasegate.verdict import validate
 
 
 def _install(args: argparse.Namespace) -> int:
@@ -39,6 +42,15 @@ def _explain(args: argparse.Namespace) -> int:
         document = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
         print(f"phasegate explain: cannot read {path}: {exc}", file=sys.stderr)
+        return 4
+    try:
+        if not isinstance(document, dict):
+            raise jsonschema.ValidationError(f"a {type(document).__name__}, not an object")
+        validate(document)
+    except jsonschema.ValidationError as exc:
+        print(
+            f"phasegate explain: {path} is not a phasegate verdict: {exc.message}", file=sys.stderr
+        )
         return 4
     print(
         f"{document.get('phase')}: {document.get('decision')}  "

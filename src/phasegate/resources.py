@@ -179,11 +179,21 @@ def scan_orphans(api: SkillMeatClient, events: list[dict[str, Any]], run_id: str
     return orphans
 
 
+class OrphanScanError(RuntimeError):
+    """The target could not be asked; the scan must not read that as "nothing left"."""
+
+
 def _listed_projects(api: SkillMeatClient) -> dict[str, str]:
     listed: dict[str, str] = {}
     response = api.list_projects(limit=100)
     pages = 0
-    while response.status_code == 200 and pages < 50:
+    while pages < 50:
+        if response.status_code != 200:
+            # Missing data never passes: an unreadable list is not an empty one.
+            raise OrphanScanError(
+                f"the project list answered {response.status_code}, so projects left behind "
+                "cannot be seen"
+            )
         body = response.json()
         for project in body.get("items", []):
             listed[str(project.get("id"))] = str(project.get("name", ""))

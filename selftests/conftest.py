@@ -1,0 +1,3 @@
+"""Shared by every self-test: pytester for the plugin tests."""
+
+pytest_plugins = ["pytester"]
