@@ -1,8 +1,9 @@
 """A tiny SkillMeat stand-in: stdlib http.server on 127.0.0.1 in a background thread.
 
 Each route answers a fixed status, body and headers; `/echo` answers with the request's own
-headers (the way a debugging proxy would), which is how the redaction tests put a secret into
-a response body. Every request is recorded so a test can see what the client really sent.
+headers (the way a debugging proxy would) and `/whoami` refuses with a 401 that quotes the API
+key, which is how the redaction tests put a secret into a response body. Every request is
+recorded so a test can see what the client really sent.
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ class HttpDouble:
                     double.received.append(Received(self.command, self.path, headers))
                 if path == "/echo":
                     route = Route(200, {"headers": headers})
+                elif path == "/whoami":
+                    # Some servers quote the credential they refuse; the reports must not.
+                    key = self.headers.get("X-API-Key")
+                    route = Route(401, {"detail": f"API key {key!r} is not valid here"})
                 else:
                     route = double.routes.get((self.command, path), Route(404, {"detail": "nope"}))
                 payload = b"" if route.body is None else json.dumps(route.body).encode()

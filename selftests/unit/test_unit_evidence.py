@@ -135,3 +135,21 @@ def test_headline_is_the_last_exchange() -> None:
     evidence.record(exchange(1))
     evidence.record(exchange(2, status=None, error="timeout", duration_ms=12.0))
     assert evidence.headline() == "GET /p/2 -> timeout (12 ms)"
+
+
+def test_redactor_cleans_nested_data_and_keeps_its_shape() -> None:
+    redactor = Redactor(("key-123",))
+    facts = {
+        "echoed": {"X-API-Key": "key-123", "count": 2},
+        "lines": ["ok", "bad key-123"],
+        "pair": ("key-123", None),
+        "key-123": True,
+    }
+    cleaned = redactor.data(facts)
+    assert cleaned == {
+        "echoed": {"X-API-Key": REDACTED, "count": 2},
+        "lines": ["ok", f"bad {REDACTED}"],
+        "pair": (REDACTED, None),
+        REDACTED: True,
+    }
+    assert facts["echoed"] == {"X-API-Key": "key-123", "count": 2}, "the input is not changed"

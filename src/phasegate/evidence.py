@@ -37,6 +37,16 @@ class Redactor:
                 value = value.replace(secret, REDACTED)
         return value
 
+    def data(self, value: Any) -> Any:
+        """A JSON-like value (facts, a failure message) with secrets removed from its strings."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.data(key): self.data(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.data(item) for item in value)
+        return value
+
     def headers(self, headers: Iterable[tuple[str, str]]) -> dict[str, str]:
         return {
             name: REDACTED if name.lower() in SENSITIVE_HEADERS else self.text(value)

@@ -30,6 +30,7 @@ import pytest
 from phasegate import verdict as verdict_mod
 from phasegate.checks import PHASE_MARKS, CheckDeclarationError, CheckMeta, build_meta
 from phasegate.client import ClientConfig, SkillMeatClient
+from phasegate.evidence import Redactor
 from phasegate.outcomes import CheckResult, Inconclusive, Kind, Outcome
 from phasegate.phases import Phase, phase_from_markexpr, phases_named_in
 from phasegate.resources import new_run_id, read_ledgers, scan_orphans
@@ -324,6 +325,10 @@ def pytest_runtest_makereport(
 ) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
+    state = state_of(item.config)
+    redactor = Redactor(state.client_config().secrets if state is not None else ())
+    if redactor.secrets:
+        _redact_report(report, redactor)
     meta = item.stash.get(META, None)
     if meta is None:
         return
@@ -333,7 +338,7 @@ def pytest_runtest_makereport(
     result: Outcome
     reason = ""
     if excinfo is not None and excinfo.errisinstance(Inconclusive):
-        reason = _first_line(str(excinfo.value))
+        reason = redactor.text(_first_line(str(excinfo.value)))
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0, f"INCONCLUSIVE: {reason}")
         result = Outcome.INCONCLUSIVE
@@ -367,7 +372,22 @@ def pytest_runtest_makereport(
     if result in (Outcome.FAIL, Outcome.WARN, Outcome.ERROR) and excinfo is not None:
         payload["evidence"]["failure"] = str(excinfo.value)[:2000]
     # A new list: pytest hands every phase's report the item's own user_properties list.
-    report.user_properties = [*report.user_properties, (PROPERTY, payload)]
+    report.user_properties = [*report.user_properties, (PROPERTY, redactor.data(payload))]
+
+
+def _redact_report(report: pytest.TestReport, redactor: Redactor) -> None:
+    """pytest's own writers (terminal, JUnit) read these; a credential must reach none of them.
+
+    A failure message can quote a response body, and a target may quote the key it refused.
+    """
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple):
+        report.longrepr = (longrepr[0], longrepr[1], redactor.text(longrepr[2]))
+    elif longrepr is not None:
+        text = str(longrepr)
+        if redactor.text(text) != text:
+            report.longrepr = redactor.text(text)
+    report.sections = [(title, redactor.text(content)) for title, content in report.sections]
 
 
 _SEVERITY = {
