@@ -1,0 +1,336 @@
+"""The statistics behind the gates, in plain Python (no scipy).
+
+- One-sided exact (Clopper-Pearson) binomial bounds, from the regularized incomplete beta
+  function: with 0 failures in 2,995 requests the 95% upper bound is just under 0.1% (the rule of
+  three), and at 10,000 requests at most 4 failures still keep it under 0.1%.
+- How many more requests with no failure would bring the upper bound under a threshold.
+- A comparison of two Poisson counts given their exposures (the conditional binomial test), for
+  "no increase from baseline".
+- A least-squares slope with its one-sided Student-t bound, for growth and leak gates.
+
+Every function is pure and total on its documented domain; bad input raises ValueError.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+CONFIDENCE = 0.95
+
+_EPS = 1e-15
+_TINY = 1e-300
+_MAX_CF_ITERATIONS = 100_000
+_BISECTIONS = 200
+
+
+def _check_confidence(confidence: float) -> float:
+    if not 0.5 <= confidence < 1.0:
+        raise ValueError(f"confidence must be in [0.5, 1), got {confidence!r}")
+    return 1.0 - confidence
+
+
+def _check_counts(k: int, n: int) -> None:
+    if n < 0 or k < 0 or k > n:
+        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+
+
+def _beta_cf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz)."""
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c = 1.0
+    d = 1.0 - qab * x / qap
+    if abs(d) < _TINY:
+        d = _TINY
+    d = 1.0 / d
+    h = d
+    for m in range(1, _MAX_CF_ITERATIONS + 1):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = _TINY if abs(d) < _TINY else d
+        c = 1.0 + aa / c
+        c = _TINY if abs(c) < _TINY else c
+        d = 1.0 / d
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = _TINY if abs(d) < _TINY else d
+        c = 1.0 + aa / c
+        c = _TINY if abs(c) < _TINY else c
+        d = 1.0 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < _EPS:
+            return h
+    raise ArithmeticError(f"incomplete beta did not converge for a={a}, b={b}, x={x}")
+
+
+def betainc(a: float, b: float, x: float) -> float:
+    """The regularized incomplete beta function I_x(a, b) for a, b > 0 and 0 <= x <= 1."""
+    if a <= 0 or b <= 0:
+        raise ValueError(f"betainc needs a, b > 0, got a={a}, b={b}")
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"betainc needs 0 <= x <= 1, got {x}")
+    if x == 0.0:
+        return 0.0
+    if x == 1.0:
+        return 1.0
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    front = math.exp(log_front)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return min(1.0, max(0.0, front * _beta_cf(a, b, x) / a))
+    return min(1.0, max(0.0, 1.0 - front * _beta_cf(b, a, 1.0 - x) / b))
+
+
+def binom_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p)."""
+    _check_counts(k, n)
+    if k == n or p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 0.0
+    # P(X <= k) = 1 - I_p(k + 1, n - k)
+    return 1.0 - betainc(k + 1, n - k, p)
+
+
+def binom_sf(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p)."""
+    _check_counts(k, n)
+    if k == 0 or p >= 1.0:
+        return 1.0
+    if p <= 0.0:
+        return 0.0
+    return betainc(k, n - k + 1, p)
+
+
+def _bisect(f_increasing: bool, target: float, func: Callable[[float], float]) -> float:
+    """Solve func(p) = target on [0, 1] for a monotone func."""
+    lo, hi = 0.0, 1.0
+    for _ in range(_BISECTIONS):
+        mid = (lo + hi) / 2.0
+        if mid in (lo, hi):
+            break
+        value = func(mid)
+        if (value < target) == f_increasing:
+            lo = mid
+        else:
+            hi = mid
+    return hi if not f_increasing else lo
+
+
+def upper_bound(k: int, n: int, confidence: float = CONFIDENCE) -> float:
+    """One-sided Clopper-Pearson upper bound on a binomial proportion.
+
+    The largest p still consistent with seeing at most k successes in n trials:
+    P(X <= k | n, p) = 1 - confidence. With k = 0 this is 1 - alpha ** (1 / n).
+    With n = 0 nothing is known and the bound is 1.
+    """
+    alpha = _check_confidence(confidence)
+    _check_counts(k, n)
+    if n == 0 or k == n:
+        return 1.0
+    if k == 0:
+        return -math.expm1(math.log(alpha) / n)
+    # binom_cdf falls as p grows; return the upper end so the bound is never optimistic.
+    return _bisect(False, alpha, lambda p: binom_cdf(k, n, p))
+
+
+def lower_bound(k: int, n: int, confidence: float = CONFIDENCE) -> float:
+    """One-sided Clopper-Pearson lower bound: P(X >= k | n, p) = 1 - confidence."""
+    alpha = _check_confidence(confidence)
+    _check_counts(k, n)
+    if n == 0 or k == 0:
+        return 0.0
+    if k == n:
+        return math.exp(math.log(alpha) / n)
+    # binom_sf rises with p; return the lower end so the bound is never pessimistic.
+    return _bisect(True, alpha, lambda p: binom_sf(k, n, p))
+
+
+def requests_to_pass(
+    k: int,
+    n: int,
+    threshold: float,
+    confidence: float = CONFIDENCE,
+    cap: int = 10**12,
+) -> int | None:
+    """How many more trials, all without failure, bring the upper bound under `threshold`.
+
+    0 when it is already under; None when even `cap` more would not do (threshold <= 0).
+    """
+    _check_counts(k, n)
+    if threshold <= 0.0:
+        return None
+    if threshold >= 1.0:
+        return 0
+
+    def passes(extra: int) -> bool:
+        return upper_bound(k, n + extra, confidence) < threshold
+
+    if passes(0):
+        return 0
+    hi = 1
+    while not passes(hi):
+        hi *= 2
+        if hi > cap:
+            return None
+    lo = hi // 2  # passes(lo) is False (or lo == 0, already checked)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if passes(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def rule_of_three(n: int) -> float:
+    """The classic approximation 3 / n of the 95% upper bound with no failure seen."""
+    if n <= 0:
+        raise ValueError("rule_of_three needs n > 0")
+    return 3.0 / n
+
+
+# -- Two Poisson counts -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateComparison:
+    """Phase rate k1/n1 against baseline rate k0/n0, compared as a rate ratio r = rate1/rate0.
+
+    Given k1 + k0 = K events, k1 ~ Binomial(K, pi) with pi = n1 r / (n1 r + n0): exact bounds on pi
+    give exact bounds on r. `p_value` tests "r <= margin" against "r > margin" (one-sided).
+    """
+
+    k1: int
+    n1: int
+    k0: int
+    n0: int
+    ratio: float | None
+    ratio_lower: float
+    ratio_upper: float
+    margin: float
+    p_value: float
+
+    @property
+    def rate1(self) -> float:
+        return self.k1 / self.n1
+
+    @property
+    def rate0(self) -> float:
+        return self.k0 / self.n0
+
+
+def _ratio_from_share(share: float, n1: int, n0: int) -> float:
+    if share >= 1.0:
+        return math.inf
+    return share / (1.0 - share) * (n0 / n1)
+
+
+def compare_rates(
+    k1: int,
+    n1: int,
+    k0: int,
+    n0: int,
+    margin: float = 1.0,
+    confidence: float = CONFIDENCE,
+) -> RateComparison:
+    """Conditional binomial comparison of two Poisson rates with exposures n1 and n0."""
+    _check_confidence(confidence)
+    if n1 <= 0 or n0 <= 0:
+        raise ValueError(f"exposures must be > 0, got n1={n1}, n0={n0}")
+    if k1 < 0 or k0 < 0:
+        raise ValueError("counts must be >= 0")
+    if margin <= 0:
+        raise ValueError(f"margin must be > 0, got {margin}")
+    total = k1 + k0
+    if total == 0:
+        ratio = None
+        lo, hi = 0.0, math.inf
+        p_value = 1.0
+    else:
+        ratio = math.inf if k0 == 0 else (k1 / n1) / (k0 / n0)
+        lo = _ratio_from_share(lower_bound(k1, total, confidence), n1, n0)
+        hi = _ratio_from_share(upper_bound(k1, total, confidence), n1, n0)
+        share_at_margin = n1 * margin / (n1 * margin + n0)
+        p_value = binom_sf(k1, total, share_at_margin)
+    return RateComparison(k1, n1, k0, n0, ratio, lo, hi, margin, p_value)
+
+
+# -- Slopes --------------------------------------------------------------------------------------
+
+
+def student_t_cdf(t: float, df: float) -> float:
+    """CDF of Student's t distribution with df degrees of freedom."""
+    if df <= 0:
+        raise ValueError("df must be > 0")
+    if math.isinf(t):
+        return 1.0 if t > 0 else 0.0
+    tail = 0.5 * betainc(df / 2.0, 0.5, df / (df + t * t))
+    return 1.0 - tail if t > 0 else tail
+
+
+def student_t_quantile(q: float, df: float) -> float:
+    """The t with P(T <= t) = q, for 0.5 <= q < 1."""
+    if not 0.5 <= q < 1.0:
+        raise ValueError("student_t_quantile supports 0.5 <= q < 1")
+    if q == 0.5:
+        return 0.0
+    lo, hi = 0.0, 1.0
+    while student_t_cdf(hi, df) < q:
+        hi *= 2.0
+        if hi > 1e12:
+            return math.inf
+    for _ in range(_BISECTIONS):
+        mid = (lo + hi) / 2.0
+        if mid in (lo, hi):
+            break
+        if student_t_cdf(mid, df) < q:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+@dataclass(frozen=True)
+class Slope:
+    """Least-squares slope (units per second) with one-sided bounds at `confidence`.
+
+    The bounds assume independent residuals; a resource series is autocorrelated, so treat them as
+    optimistic and prefer long windows.
+    """
+
+    slope: float
+    lower: float
+    upper: float
+    n: int
+    span_s: float
+    stderr: float
+
+
+def fit_slope(
+    times: Sequence[float], values: Sequence[float], confidence: float = CONFIDENCE
+) -> Slope | None:
+    """Fit values ~ a + b * time; None with fewer than 3 points or no spread in time."""
+    _check_confidence(confidence)
+    if len(times) != len(values):
+        raise ValueError("times and values differ in length")
+    n = len(times)
+    if n < 3:
+        return None
+    mean_t = math.fsum(times) / n
+    mean_v = math.fsum(values) / n
+    sxx = math.fsum((t - mean_t) ** 2 for t in times)
+    if sxx <= 0.0:
+        return None
+    sxy = math.fsum((t - mean_t) * (v - mean_v) for t, v in zip(times, values, strict=True))
+    slope = sxy / sxx
+    intercept = mean_v - slope * mean_t
+    ssr = math.fsum((v - (intercept + slope * t)) ** 2 for t, v in zip(times, values, strict=True))
+    stderr = math.sqrt(max(ssr, 0.0) / (n - 2) / sxx)
+    margin = student_t_quantile(confidence, n - 2) * stderr
+    return Slope(slope, slope - margin, slope + margin, n, max(times) - min(times), stderr)
