@@ -19,6 +19,7 @@ import pytest
 from phasegate.client import JSON, SkillMeatClient
 from phasegate.evidence import Evidence
 from phasegate.outcomes import Inconclusive
+from phasegate.pacing import Pacer
 from phasegate.resources import Ledger, Registry, Resource
 
 EVIDENCE = pytest.StashKey[Evidence]()
@@ -122,9 +123,17 @@ class Project:
 ProjectFactory = Callable[..., Project]
 
 
+@pytest.fixture(scope="session")
+def _project_pacer(pytestconfig: pytest.Config, target: Target) -> Pacer:
+    return Pacer(_state(pytestconfig).ledger_dir / f"pace-{target.run_id}.txt")
+
+
 @pytest.fixture
-def make_project(api: SkillMeatClient, cleanup: Registry, target: Target) -> ProjectFactory:
+def make_project(
+    api: SkillMeatClient, cleanup: Registry, target: Target, _project_pacer: Pacer
+) -> ProjectFactory:
     def make(label: str = "proj") -> Project:
+        _project_pacer.wait_for_slot()
         name = unique(target, label)
         path = str(PROJECTS_ROOT / target.run_id / name)
         response = api.create_project(name, path)

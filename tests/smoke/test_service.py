@@ -180,7 +180,12 @@ def test_metrics_memory_items_series(api, make_item, project, evidence):
     """
     make_item(project.id, content="metrics probe")
     names = _series(api, evidence)
-    assert "skillmeat_memory_items_total" in names, "exposition lacks skillmeat_memory_items_total"
+    declared = "# TYPE skillmeat_memory_items_total" in api.metrics().text
+    evidence.note("memory_items_total_declared", declared)
+    assert "skillmeat_memory_items_total" in names, (
+        "exposition has no skillmeat_memory_items_total sample although an item is stored"
+        + (" (the gauge is declared by HELP/TYPE but never set)" if declared else "")
+    )
 
 
 def _series(api, evidence) -> set[str]:
