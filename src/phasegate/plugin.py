@@ -509,6 +509,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         reasons.append(state.stack_problem)
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         reasons.append("the run was interrupted before every check finished")
+    elif exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+        # Say why nothing ran; "no blocking check ran" alone would hide the real cause.
+        problem = "a usage error" if exitstatus == pytest.ExitCode.USAGE_ERROR else "an error"
+        reasons.append(
+            f"the run stopped on {problem} (pytest exit status {int(exitstatus)}), so its "
+            "checks did not all run; see the run's output"
+        )
     decision, why, warnings = verdict_mod.decide(checks, reasons)
     verdict = verdict_mod.Verdict(
         phase=phase.value,
