@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from phasegate.evidence import (
@@ -70,6 +70,7 @@ def test_redactor_without_secrets_changes_nothing() -> None:
     assert Redactor(("",)).text(text) == text
 
 
+@settings(database=None)  # leave no .hypothesis folder in the checkout
 @given(
     secret=st.text(alphabet=st.characters(categories=["L", "N"]), min_size=4, max_size=40).filter(
         lambda s: s not in REDACTED

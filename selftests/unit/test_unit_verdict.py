@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from phasegate.outcomes import CheckResult, Outcome
@@ -99,6 +99,7 @@ results = st.builds(
 )
 
 
+@settings(database=None)  # leave no .hypothesis folder in the checkout
 @given(st.lists(results, max_size=12), st.lists(st.text(min_size=1), max_size=2))
 def test_decide_never_lets_a_blocking_failure_through(
     checks: list[CheckResult], extra: list[str]
@@ -116,6 +117,7 @@ def test_decide_never_lets_a_blocking_failure_through(
         assert reasons, "a decision other than GO must say why"
 
 
+@settings(database=None)  # leave no .hypothesis folder in the checkout
 @given(st.lists(results, max_size=8), outcomes)
 def test_a_non_blocking_check_never_changes_a_decided_run(
     checks: list[CheckResult], outcome: Outcome
