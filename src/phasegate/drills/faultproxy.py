@@ -5,8 +5,8 @@ This proxy makes such targets out of a real SkillMeat: it forwards every request
 (method, path, query, headers minus hop-by-hop, body) and then applies *rules*, which are plain
 data. A rule matches on the `X-Phasegate-Check` header each phasegate request carries (exact id
 or prefix), the method, a regular expression over the path and, optionally, a substring of the
-query or of the request body, and the status the upstream gave. A matching rule then edits the
-upstream response with actions:
+query, a regular expression searched in the request body, and the status the upstream gave. A
+matching rule then edits the upstream response with actions:
 
     SetStatus, SetField, DeleteField, RemoveElement, DropItems, ReplaceBody, SubText, Delay,
     SetHeader, RemoveHeader, Capture (remember a value for a later request of the same check,
@@ -627,7 +627,8 @@ class Rule:
 
     Matching: `check` (exact X-Phasegate-Check) or `check_prefix`; `method` (one or several,
     any case); `path` a regular expression that must match the whole path (without the query);
-    `query` and `body` substrings of the raw query string and request body; `upstream_status`
+    `query` a substring of the raw query string; `body` a regular expression searched in the
+    request body (decoded as UTF-8), for example `r'"budget_tokens":\\s*200\\b'`; `upstream_status`
     the status the upstream (or an answering rule) gave, so the rule only edits, say, a 409.
     Unset means any. `skip` lets that many matching requests pass untouched first; `limit` stops
     the rule after it fired that many times.
@@ -655,11 +656,15 @@ class Rule:
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("a rule needs a name (the counts are kept by name)")
-        if self.path is not None:
+        for label, pattern in (("path", self.path), ("body", self.body)):
+            if pattern is None:
+                continue
             try:
-                re.compile(self.path)
+                re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"rule {self.name}: bad path regex {self.path!r}: {exc}") from None
+                raise ValueError(
+                    f"rule {self.name}: bad {label} regex {pattern!r}: {exc}"
+                ) from None
         if self.rewrite_path is not None and self.path is None:
             raise ValueError(f"rule {self.name}: rewrite_path needs a path regex")
         for pattern, _ in self.rewrite_query:
@@ -693,7 +698,9 @@ class Rule:
             return False
         if self.query is not None and self.query not in query:
             return False
-        return self.body is None or self.body.encode("utf-8") in body
+        if self.body is None:
+            return True
+        return re.search(self.body, body.decode("utf-8", errors="replace")) is not None
 
     @property
     def statuses(self) -> frozenset[int] | None:
