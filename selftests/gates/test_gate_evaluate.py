@@ -537,7 +537,7 @@ def test_every_result_carries_its_evidence_as_json(spec: GateSpec) -> None:
 # -- properties -----------------------------------------------------------------------------------
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.integers(0, 100_000).flatmap(lambda n: st.tuples(st.integers(0, min(n, 200)), st.just(n)))
 )

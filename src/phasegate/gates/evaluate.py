@@ -394,14 +394,18 @@ def evaluate(spec: GateSpec, obs: Observation, confidence: float = CONFIDENCE) -
         return _alerts(spec, obs)
     if obs.error:
         return _no_data(spec, obs, obs.error)
-    if spec.kind in (GateKind.RATIO, GateKind.SLOW_SHARE):
-        result = _ratio(spec, obs, confidence)
-    elif spec.kind.baseline:
-        result = _baseline(spec, obs, confidence)
-    elif spec.kind is GateKind.GAUGE:
-        result = _gauge(spec, obs)
-    else:
-        result = _slope(spec, obs, confidence)
+    try:
+        if spec.kind in (GateKind.RATIO, GateKind.SLOW_SHARE):
+            result = _ratio(spec, obs, confidence)
+        elif spec.kind.baseline:
+            result = _baseline(spec, obs, confidence)
+        elif spec.kind is GateKind.GAUGE:
+            result = _gauge(spec, obs)
+        else:
+            result = _slope(spec, obs, confidence)
+    except (ArithmeticError, ValueError) as exc:
+        # Data no statistic can digest (for example values near the float limit) decides nothing.
+        return _no_data(spec, obs, f"the data cannot be evaluated ({type(exc).__name__}: {exc})")
     return _apply_freshness(spec, obs, result)
 
 

@@ -489,8 +489,9 @@ def combine_alerts(
 
 
 def _whole_seconds(window: Window) -> Window:
-    """Range queries run on whole seconds (the client rounds); make the evidence say so."""
-    start, end = math.floor(window.start), math.floor(window.end)
+    """Range queries run on whole seconds (the client rounds): widen the window outwards to
+    whole seconds, so the last scrape before `end` is never cut off, and say so in the evidence."""
+    start, end = math.floor(window.start), math.ceil(window.end)
     if end <= start:
         end = start + 1
     return Window(float(start), float(end))

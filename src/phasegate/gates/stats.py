@@ -23,6 +23,7 @@ _EPS = 1e-15
 _TINY = 1e-300
 _MAX_CF_ITERATIONS = 100_000
 _BISECTIONS = 200
+_REL_TOL = 1e-12  # bounds to 12 significant digits
 
 
 def _check_confidence(confidence: float) -> float:
@@ -112,7 +113,7 @@ def _bisect(f_increasing: bool, target: float, func: Callable[[float], float]) -
     lo, hi = 0.0, 1.0
     for _ in range(_BISECTIONS):
         mid = (lo + hi) / 2.0
-        if mid in (lo, hi):
+        if mid in (lo, hi) or hi - lo <= _REL_TOL * hi:
             break
         value = func(mid)
         if (value < target) == f_increasing:
@@ -322,15 +323,27 @@ def fit_slope(
     n = len(times)
     if n < 3:
         return None
-    mean_t = math.fsum(times) / n
-    mean_v = math.fsum(values) / n
-    sxx = math.fsum((t - mean_t) ** 2 for t in times)
-    if sxx <= 0.0:
+    # Scale values to [-1, 1] and centre times: nothing overflows, whatever the magnitudes.
+    scale = max((abs(v) for v in values), default=0.0) or 1.0
+    if not math.isfinite(scale):
         return None
-    sxy = math.fsum((t - mean_t) * (v - mean_v) for t, v in zip(times, values, strict=True))
+    ys = [v / scale for v in values]
+    mean_t = math.fsum(times) / n
+    xs = [t - mean_t for t in times]
+    mean_y = math.fsum(ys) / n
+    sxx = math.fsum(x * x for x in xs)
+    if not sxx > 0.0 or not math.isfinite(sxx):
+        return None
+    sxy = math.fsum(x * (y - mean_y) for x, y in zip(xs, ys, strict=True))
     slope = sxy / sxx
-    intercept = mean_v - slope * mean_t
-    ssr = math.fsum((v - (intercept + slope * t)) ** 2 for t, v in zip(times, values, strict=True))
+    ssr = math.fsum((y - mean_y - slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
     stderr = math.sqrt(max(ssr, 0.0) / (n - 2) / sxx)
     margin = student_t_quantile(confidence, n - 2) * stderr
-    return Slope(slope, slope - margin, slope + margin, n, max(times) - min(times), stderr)
+    return Slope(
+        slope * scale,
+        (slope - margin) * scale,
+        (slope + margin) * scale,
+        n,
+        max(times) - min(times),
+        stderr * scale,
+    )

@@ -299,6 +299,10 @@ class MonitoringStack:
                 f"--storage.tsdb.path={prom_dir / 'data'}",
                 f"--web.listen-address={LOOPBACK}:{self.prometheus_port}",
                 "--web.enable-lifecycle",
+                # The first notifications go out before the notifier has discovered Alertmanager
+                # (~5 s) and are dropped; the default 1 m resend delay would hide an alert that
+                # fires at start for a minute.
+                f"--rules.alert.resend-delay={max(2.0, self.scrape_interval_s):g}s",
                 "--storage.tsdb.retention.time=2d",
             ],
             log_path=self.log_dir / "prometheus.log",
