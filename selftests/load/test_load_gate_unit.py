@@ -1,0 +1,196 @@
+"""The pure load gate on constructed statistics, and the bounds behind it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from phasegate.load._bounds import lower_bound, more_requests_to_decide, upper_bound
+from phasegate.load.gate import LoadGateSpec, evaluate
+from phasegate.load.stats import EntryStats, Histogram, LoadStats, parse_json
+from phasegate.outcomes import Outcome
+
+GROUPS = ("memory.read", "memory.write", "modules", "packs")
+DATA = Path(__file__).parent / "data"
+
+
+def entry(name: str, times: dict[int, int], failures: int = 0, method: str = "GET") -> EntryStats:
+    histogram = Histogram.from_mapping(times)
+    return EntryStats(method, name, histogram.count, failures, histogram, 0.0, 60.0)
+
+
+def healthy(per_group: int = 200, ms: int = 40) -> list[EntryStats]:
+    return [entry(f"{group} op", {ms: per_group}) for group in GROUPS]
+
+
+def stats_of(entries: list[EntryStats]) -> LoadStats:
+    return LoadStats(entries=tuple(entries), source="json", started_at=0.0, finished_at=60.0)
+
+
+def outcomes(result) -> dict[str, Outcome]:
+    return {j.label: j.outcome for j in result.judgements}
+
+
+def test_fast_target_with_enough_requests_passes():
+    result = evaluate(stats_of(healthy()))
+    assert result.outcome is Outcome.PASS, result.message()
+    assert result.overall["requests"] == 800
+    assert result.overall["p95_ms"] == 40
+    assert "p95 40 ms overall" in result.reason
+    assert all(o is Outcome.PASS for o in outcomes(result).values())
+
+
+def test_one_slow_group_fails_the_gate_even_when_overall_passes():
+    entries = healthy(per_group=400)
+    entries[3] = entry("packs generate", {60: 340, 700: 60})  # 15% of packs take 700 ms
+    result = evaluate(stats_of(entries))
+    assert result.outcome is Outcome.FAIL
+    judged = outcomes(result)
+    assert judged["latency packs"] is Outcome.FAIL
+    assert judged["latency overall"] is Outcome.PASS  # 60 of 1,600 is under 5%
+    assert "failed: latency packs" in result.headline()
+    assert "packs: p95 700 ms" in result.message()
+
+
+def test_a_slow_target_fails_on_few_requests_once_the_data_prove_it():
+    """Every request slow: FAIL is certain long before the volume rule is met."""
+    entries = [entry(f"{group} op", {650: 5}) for group in GROUPS]
+    result = evaluate(stats_of(entries))
+    assert result.outcome is Outcome.FAIL
+    judged = outcomes(result)
+    assert judged["volume overall"] is Outcome.INCONCLUSIVE
+    assert judged["latency overall"] is Outcome.FAIL
+
+
+def test_an_erroring_target_fails_on_the_failure_ratio():
+    entries = [entry(f"{group} op", {40: 200}, failures=20) for group in GROUPS]
+    result = evaluate(stats_of(entries))
+    assert result.outcome is Outcome.FAIL
+    assert outcomes(result)["failures all requests"] is Outcome.FAIL
+    failed = next(j for j in result.judgements if j.check == "failures")
+    assert failed.observed == pytest.approx(0.1)
+    assert failed.bound is not None and failed.bound > 0.01
+
+
+def test_too_few_requests_refuse_a_verdict():
+    result = evaluate(stats_of(healthy(per_group=20)))
+    assert result.outcome is Outcome.INCONCLUSIVE
+    judged = outcomes(result)
+    assert judged["volume overall"] is Outcome.INCONCLUSIVE
+    assert judged["latency packs"] is Outcome.INCONCLUSIVE
+    volume = next(j for j in result.judgements if j.check == "volume")
+    assert volume.more_requests == 300 - 80
+    assert "only 80 answered requests" in result.message()
+
+
+def test_nothing_measured_is_inconclusive_never_a_pass():
+    result = evaluate(stats_of([]))
+    assert result.outcome is Outcome.INCONCLUSIVE
+    assert result.overall["requests"] == 0
+
+
+def test_the_straddling_bucket_never_passes():
+    """Everything stored as 500 ms (really 495..505): neither a pass nor a proven fail."""
+    entries = [entry(f"{group} op", {500: 300}) for group in GROUPS]
+    result = evaluate(stats_of(entries))
+    assert result.outcome is Outcome.INCONCLUSIVE
+    latency = next(j for j in result.judgements if j.label == "latency overall")
+    assert latency.outcome is Outcome.INCONCLUSIVE
+    assert latency.more_requests is None  # more of the same cannot decide it
+
+
+def test_rounding_is_held_against_a_pass():
+    """3% surely slow plus 3% in the 500 bucket: p95 might be 500, so no PASS."""
+    entries = healthy(per_group=2000)
+    entries[0] = entry("memory.read list", {40: 1880, 500: 60, 520: 60})
+    result = evaluate(stats_of(entries))
+    assert outcomes(result)["latency memory.read"] is Outcome.INCONCLUSIVE
+    entries[0] = entry("memory.read list", {40: 1880, 490: 60, 520: 60})
+    assert outcomes(evaluate(stats_of(entries)))["latency memory.read"] is Outcome.PASS
+
+
+def test_429s_are_their_own_outcome():
+    entries = healthy()
+    entries.append(entry("memory.read list", {2: 100}, failures=100, method="429"))
+    result = evaluate(stats_of(entries))
+    assert result.outcome is Outcome.INCONCLUSIVE
+    assert outcomes(result)["rate-limit overall"] is Outcome.INCONCLUSIVE
+    assert outcomes(result)["failures all requests"] is Outcome.PASS  # not failures
+    assert result.overall["rate_limited"] == 100
+    assert result.overall["requests"] == 800  # nor answered requests
+    assert result.groups["memory.read"]["p50_ms"] == 40  # nor latency samples
+    few = [*healthy(), entry("packs preview", {2: 3}, failures=3, method="429")]
+    tolerated = evaluate(stats_of(few))
+    assert tolerated.outcome is Outcome.PASS
+    assert "3 rate-limited" in tolerated.reason
+
+
+def test_setup_and_cleanup_are_counted_but_not_latency_gated():
+    entries = [
+        *healthy(),
+        entry("setup create-project", {2500: 40}, method="POST"),
+        entry("cleanup delete-item", {1500: 100}, method="DELETE"),
+    ]
+    result = evaluate(stats_of(entries))
+    assert result.outcome is Outcome.PASS
+    assert result.overall["all_requests"] == 940
+    broken = [*healthy(), entry("setup create-project", {100: 40}, failures=40, method="POST")]
+    assert evaluate(stats_of(broken)).outcome is Outcome.FAIL
+
+
+def test_a_judged_group_without_traffic_cannot_pass():
+    entries = healthy(per_group=300)[:3]  # no packs at all
+    result = evaluate(stats_of(entries))
+    assert result.outcome is Outcome.INCONCLUSIVE
+    assert outcomes(result)["latency packs"] is Outcome.INCONCLUSIVE
+    custom = LoadGateSpec(judged_groups=("memory.read",))
+    assert evaluate(stats_of(entries), custom).outcome is Outcome.PASS
+
+
+def test_other_groups_count_in_the_overall_only():
+    entries = [*healthy(), entry("service health", {5: 50})]
+    result = evaluate(stats_of(entries))
+    assert result.outcome is Outcome.PASS
+    assert result.overall["requests"] == 850
+    assert "latency service" not in outcomes(result)
+
+
+def test_saved_real_run_is_too_small_to_judge():
+    result = evaluate(parse_json(DATA / "skillmeat-phase2.json"))
+    assert result.outcome is Outcome.INCONCLUSIVE
+    assert outcomes(result)["volume overall"] is Outcome.INCONCLUSIVE
+    evidence = result.to_evidence()
+    assert evidence["spec"]["latency_ms"] == 500.0
+    assert set(evidence["groups"]) >= set(GROUPS)
+    assert {"p50_ms", "p95_ms", "p99_ms", "rps", "requests"} <= set(evidence["groups"]["packs"])
+
+
+def test_spec_rejects_nonsense():
+    with pytest.raises(ValueError, match="quantile"):
+        LoadGateSpec(quantile=1.5)
+    with pytest.raises(ValueError, match="latency"):
+        LoadGateSpec(latency_ms=0)
+    with pytest.raises(ValueError, match="failure"):
+        LoadGateSpec(max_failure_ratio=1.0)
+
+
+def test_clopper_pearson_bounds_match_known_values():
+    assert upper_bound(0, 2995) == pytest.approx(0.001, rel=1e-3)  # the rule of three
+    assert upper_bound(4, 10_000) < 0.001 < upper_bound(5, 10_000)
+    assert upper_bound(10, 100) == pytest.approx(0.1637, abs=1e-4)
+    assert lower_bound(10, 100) == pytest.approx(0.0553, abs=1e-4)
+    assert upper_bound(0, 0) == 1.0 and lower_bound(0, 0) == 0.0
+    assert lower_bound(5, 5) == pytest.approx(0.05 ** (1 / 5))
+    with pytest.raises(ValueError, match="k <= n"):
+        upper_bound(3, 2)
+
+
+def test_more_requests_to_decide():
+    assert more_requests_to_decide(0, 0, 300, 0.01) == 0
+    needed = more_requests_to_decide(1, 1, 85, 0.05)
+    assert needed is not None and needed > 0
+    total = 85 + needed
+    assert upper_bound(round(total / 85), total) < 0.05 <= upper_bound(1, 85)
+    assert more_requests_to_decide(5, 5, 100, 0.05) is None  # exactly on the threshold
+    assert more_requests_to_decide(0, 0, 0, 0.05) is None
