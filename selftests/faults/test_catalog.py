@@ -93,10 +93,10 @@ MODE_OF_TEST = {
 class SuiteRuns:
     """The acceptance-suite runs this session needs, all started at once in the background.
 
-    Each run has a proxy of its own in front of the phase's SkillMeat, and its own client
-    address (X-Forwarded-For), so parallel runs are separate clients to SkillMeat's limiter the
-    way separate CI jobs would be. Most of a run's time is the suite's own pacing of project
-    creation, so running them side by side costs the server little.
+    Each run has a proxy of its own in front of its phase's SkillMeat, and its own client address
+    (X-Forwarded-For), so runs side by side are separate clients to SkillMeat's burst limiter,
+    the way separate CI jobs would be. A phase-2 run spends most of its time in the suite's own
+    pacing of project creation, so running the six side by side is what keeps this quick.
     """
 
     def __init__(
@@ -125,7 +125,7 @@ class SuiteRuns:
 def suite_runs(
     request: pytest.FixtureRequest,
     collected: dict[str, dict[str, Any]],
-    stacks: Stacks,
+    fault_stacks: Stacks,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[SuiteRuns]:
     wanted = {
@@ -133,7 +133,7 @@ def suite_runs(
         for item in request.session.items
         if getattr(item, "originalname", None) in MODE_OF_TEST and hasattr(item, "callspec")
     }
-    runs = SuiteRuns(wanted, collected, stacks, tmp_path_factory.mktemp("suite-runs"))
+    runs = SuiteRuns(wanted, collected, fault_stacks, tmp_path_factory.mktemp("suite-runs"))
     yield runs
     runs.close()
 
@@ -141,7 +141,7 @@ def suite_runs(
 def _run(
     phase: str, stacks: Stacks, rules: list[Rule], report_dir: Path
 ) -> tuple[SuiteRun, FaultProxy]:
-    upstream = stacks.url(flag_on=phase != "phase1")
+    upstream = stacks.url(phase)
     client = {"X-Forwarded-For": next_client_address()}
     proxy = FaultProxy(upstream, rules, add_request_headers=client)
     report_dir.mkdir(parents=True, exist_ok=True)
