@@ -58,7 +58,8 @@ def raw_request(
 ) -> tuple[http.client.HTTPResponse, bytes]:
     """http.client sends exactly what it is told (no client-library default headers)."""
     conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
-    conn.putrequest(method, target, skip_host=False, skip_accept_encoding=True)
+    own_host = any(name.lower() == "host" for name in headers or {})
+    conn.putrequest(method, target, skip_host=own_host, skip_accept_encoding=True)
     for name, value in (headers or {}).items():
         conn.putheader(name, value)
     if body is not None:
@@ -143,6 +144,13 @@ def test_host_is_the_upstreams(proxy: FaultProxy, up: StubUpstream) -> None:
     _, data = raw_request(proxy, "GET", "/echo")
     host = dict(json.loads(data)["headers"])["Host"]
     assert host == up.url.removeprefix("http://")
+
+
+def test_preserve_host_passes_the_clients_host_on(up: StubUpstream) -> None:
+    with FaultProxy(up.url, preserve_host=True) as proxy:
+        _, data = raw_request(proxy, "GET", "/echo", {"Host": "skillmeat.example:8443"})
+    hosts = [v for k, v in json.loads(data)["headers"] if k.lower() == "host"]
+    assert hosts == ["skillmeat.example:8443"]
 
 
 def test_empty_post_keeps_its_zero_length_and_get_gets_none(proxy: FaultProxy) -> None:

@@ -880,6 +880,7 @@ class FaultProxy:
 
     `add_request_headers` are set on every forwarded request (for example an
     `X-Forwarded-For` that makes one run look like one client to the upstream's rate limiter).
+    The upstream sees its own Host unless `preserve_host` passes the client's on.
     Use as a context manager, or `start()` (returns the URL) and `stop()`.
     """
 
@@ -892,8 +893,10 @@ class FaultProxy:
         add_request_headers: Mapping[str, str] | None = None,
         check_header: str = CHECK_HEADER,
         keep_events: int = 2000,
+        preserve_host: bool = False,
     ) -> None:
         self.upstream = upstream.rstrip("/")
+        self.preserve_host = preserve_host
         self.timeout_s = timeout_s
         self.add_request_headers = dict(add_request_headers or {})
         self.check_header = check_header
@@ -1108,7 +1111,7 @@ class FaultProxy:
         forwarded = [
             (k, v)
             for k, v in headers
-            if k.lower() not in _NOT_FORWARDED_UP
+            if (k.lower() not in _NOT_FORWARDED_UP or (self.preserve_host and k.lower() == "host"))
             and k.lower() not in connection_tokens
             and k.lower() not in extra
         ]
