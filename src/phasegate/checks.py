@@ -85,6 +85,7 @@ def build_meta(
         check_id = f"{check_id}.{re.sub(r'[^a-z0-9_.-]+', '-', param_id.lower()).strip('-')}"
     title, description = split_docstring(function)
     title = str(check_kwargs.get("title") or title)
+    description = str(check_kwargs.get("description") or description)
     if not title:
         raise CheckDeclarationError(f"{nodeid}: a check needs a docstring (its title)")
     if not description:

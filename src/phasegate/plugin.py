@@ -55,6 +55,10 @@ class RunState:
     stack: EmbeddedStack | None = None
     stack_problem: str | None = None
     skillmeat_version: str | None = None
+    prometheus_url: str | None = None
+    alertmanager_url: str | None = None
+    monitoring_since: float | None = None  # first scraped sample of the embedded Prometheus
+    monitoring_problem: str | None = None
     started_at: str = ""
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     run_reasons: list[str] = field(default_factory=list)
@@ -78,6 +82,17 @@ class RunState:
 
 
 STATE = pytest.StashKey[RunState]()
+# What the controller learned while starting the run that every xdist worker needs.
+SHARED_WITH_WORKERS = (
+    "run_id",
+    "api_url",
+    "stack_problem",
+    "skillmeat_version",
+    "prometheus_url",
+    "alertmanager_url",
+    "monitoring_since",
+    "monitoring_problem",
+)
 META = pytest.StashKey[CheckMeta]()
 
 
@@ -125,17 +140,15 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     if workerinput is not None and PROPERTY in workerinput:
         shared = workerinput[PROPERTY]
-        state = RunState(
-            settings=settings,
-            run_id=shared["run_id"],
-            controller=False,
-            api_url=shared["api_url"],
-            stack_problem=shared["stack_problem"],
-            skillmeat_version=shared["skillmeat_version"],
-        )
+        state = RunState(settings=settings, controller=False, **shared)
     else:
         state = RunState(
-            settings=settings, run_id=new_run_id(), controller=True, api_url=settings.api_url
+            settings=settings,
+            run_id=new_run_id(),
+            controller=True,
+            api_url=settings.api_url,
+            prometheus_url=settings.prometheus_url,
+            alertmanager_url=settings.alertmanager_url,
         )
     config.stash[STATE] = state
     if state.controller:
@@ -155,12 +168,7 @@ def pytest_configure_node(node: Any) -> None:
     """xdist controller -> worker: the one stack's URL and the run id."""
     state = state_of(node.config)
     if state is not None:
-        node.workerinput[PROPERTY] = {
-            "run_id": state.run_id,
-            "api_url": state.api_url,
-            "stack_problem": state.stack_problem,
-            "skillmeat_version": state.skillmeat_version,
-        }
+        node.workerinput[PROPERTY] = {name: getattr(state, name) for name in SHARED_WITH_WORKERS}
 
 
 # -- the target ----------------------------------------------------------------------------------
@@ -209,6 +217,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     try:
         state.api_url = stack.start()
         state.skillmeat_version = settings.skillmeat_version
+        if stack.monitoring is not None:
+            state.prometheus_url = stack.monitoring.prometheus_url
+            state.alertmanager_url = stack.monitoring.alertmanager_url
+            state.monitoring_since = stack.monitoring.first_sample_at
+        state.monitoring_problem = stack.monitoring_problem
         say(
             f"embedded stack ready in {time.monotonic() - started:.1f} s; "
             f"server log {stack.logs.get('skillmeat')}"
@@ -245,6 +258,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             if settings.writes_allowed
             else "phasegate: writes to the target: denied (--writes=deny); checks that write "
             "are skipped, so the verdict cannot be GO"
+        ),
+        "phasegate: monitoring "
+        + (
+            f"Prometheus {state.prometheus_url}, Alertmanager {state.alertmanager_url or '-'}"
+            if state.prometheus_url
+            else f"none ({state.monitoring_problem or 'no --prometheus-url'})"
         ),
         f"phasegate: reports in {settings.report_dir}/",
     ]
@@ -306,6 +325,9 @@ def pytest_collection_modifyitems(
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = keep
+    # Smoke checks first, load next, metric gates last: the gates judge the traffic before them.
+    order = {Kind.SMOKE: 0, Kind.CONTRACT: 0, Kind.DRILL: 0, Kind.LOAD: 1, Kind.GATE: 2}
+    items.sort(key=lambda i: order[i.stash[META].kind] if META in i.stash else 0)
 
 
 # -- per-check results ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from phasegate.gates.spec import parse_duration as _gate_duration
 from phasegate.phases import Phase, PhaseError, parse_phase
 
 T = TypeVar("T")
@@ -104,6 +105,19 @@ OPTIONS: tuple[OptionSpec, ...] = (
         default="0.74.0",
     ),
     OptionSpec(
+        "gate_window",
+        "--gate-window",
+        "PHASEGATE_GATE_WINDOW",
+        "how far back the metric gates look (e.g. 4h, 24h, 48h, 90m); default: the plan's "
+        "monitoring duration of the phase, or the embedded stack's whole life",
+    ),
+    OptionSpec(
+        "gate_overrides",
+        "--gate-overrides",
+        "PHASEGATE_GATE_OVERRIDES",
+        "TOML file overriding gate thresholds and windows by id",
+    ),
+    OptionSpec(
         "writes",
         "--writes",
         "PHASEGATE_WRITES",
@@ -131,6 +145,8 @@ class Settings:
     request_timeout: float
     skillmeat_version: str
     writes_allowed: bool
+    gate_window_s: float | None
+    gate_overrides: Path | None
     sources: Mapping[str, str]
 
     @property
@@ -143,6 +159,9 @@ class Settings:
         for spec in OPTIONS:
             if spec.name == "writes":
                 shown["writes"] = "allow" if self.writes_allowed else "deny"
+                continue
+            if spec.name == "gate_window":
+                shown["gate_window"] = self.gate_window_s
                 continue
             value = getattr(self, spec.name)
             if spec.secret:
@@ -276,8 +295,41 @@ def resolve(
         writes_allowed=_convert(
             spec_by["writes"], *raw["writes"], _allow_deny, "expected allow or deny"
         ),
+        gate_window_s=(
+            None
+            if raw["gate_window"][0] is None
+            else _convert(
+                spec_by["gate_window"],
+                *raw["gate_window"],
+                parse_duration,
+                "expected a duration such as 4h, 90m, 48h or seconds",
+            )
+        ),
+        gate_overrides=(
+            None
+            if raw["gate_overrides"][0] is None
+            else _convert(
+                spec_by["gate_overrides"], *raw["gate_overrides"], _existing_file, "expected a file"
+            )
+        ),
         sources={name: source for name, (_, source) in raw.items()},
     )
+
+
+def parse_duration(text: str) -> float:
+    seconds = (
+        _gate_duration(text) if not text.strip().replace(".", "", 1).isdigit() else float(text)
+    )
+    if not 1 <= seconds <= 90 * 86400:
+        raise ValueError("must be between 1 s and 90 days")
+    return seconds
+
+
+def _existing_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise ValueError("no such file")
+    return path
 
 
 def _allow_deny(text: str) -> bool:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from phasegate.phases import Phase
+from phasegate.stack.monitoring import MonitoringStack, ScrapeTarget, sqlite_files
 from phasegate.stack.skillmeat import ServerSpec, SkillMeatServer
 from phasegate.stack.venv import ensure_skillmeat
 
@@ -26,6 +27,9 @@ class EmbeddedStack:
     progress: Progress = print
     api_url: str = ""
     logs: dict[str, str] = field(default_factory=dict)
+    with_monitoring: bool = True
+    monitoring: MonitoringStack | None = None
+    monitoring_problem: str | None = None
     _servers: list[SkillMeatServer] = field(default_factory=list)
 
     def start(self) -> str:
@@ -50,9 +54,40 @@ class EmbeddedStack:
             self.stop()
             raise
         self.logs["skillmeat"] = str(log_path)
+        if self.with_monitoring:
+            self._start_monitoring(server)
         return self.api_url
 
+    def _start_monitoring(self, server: SkillMeatServer) -> None:
+        """Real Prometheus + Alertmanager scraping the server; missing ones are a stated problem.
+
+        Without them the smoke checks still run; the metric gates then say INCONCLUSIVE with
+        this reason instead of passing on no data.
+        """
+        database = server.database
+        monitoring = MonitoringStack(
+            [ScrapeTarget(server.url)],
+            log_dir=self.log_dir,
+            files={"skillmeat": sqlite_files(database)} if database else None,
+            progress=self.progress,
+        )
+        try:
+            monitoring.start()
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                monitoring.stop()
+            self.monitoring_problem = f"embedded monitoring did not start: {exc}"
+            self.progress(self.monitoring_problem)
+            return
+        self.monitoring = monitoring
+        self.logs["prometheus"] = str(self.log_dir / "prometheus.log")
+        self.logs["alertmanager"] = str(self.log_dir / "alertmanager.log")
+
     def stop(self) -> None:
+        if self.monitoring is not None:
+            with contextlib.suppress(Exception):
+                self.monitoring.stop()
+            self.monitoring = None
         while self._servers:
             server = self._servers.pop()
             with contextlib.suppress(Exception):

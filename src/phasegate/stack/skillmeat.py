@@ -46,6 +46,13 @@ class SkillMeatServer:
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
+    @property
+    def database(self) -> Path | None:
+        """SkillMeat's SQLite file under its private HOME (for the database-size exporter)."""
+        if self.root is None:
+            return None
+        return self.root / "home" / ".skillmeat" / "cache" / "cache.db"
+
     def _env(self, home: Path) -> dict[str, str]:
         # Start from a minimal environment: a user's own SKILLMEAT_* must not leak into the stack.
         env = {

@@ -1,0 +1,167 @@
+"""One gate evaluation per run: traffic top-up, client/server triangulation, then every gate.
+
+Under pytest-xdist several workers reach the gate checks; the first one computes and writes the
+result file, the others wait on the lock and read it, so Prometheus is asked once and the
+top-up traffic is sent once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from phasegate.client import ClientConfig
+from phasegate.gates.run import run_gates
+from phasegate.gates.triangulate import Counter, PrometheusUnavailable, judge
+from phasegate.outcomes import Outcome
+from phasegate.resources import Ledger
+from phasegate.traffic import Tally, send
+
+Progress = Callable[[str], None]
+ERROR_GATE = "error-rate"
+RULE_OF_THREE = 2995  # requests with no error before a 0.1% upper bound can clear
+
+
+@dataclass(frozen=True)
+class GatePlan:
+    phase: str
+    prometheus_url: str | None
+    alertmanager_url: str | None
+    client: ClientConfig
+    ledger: Ledger
+    projects_root: str
+    window_s: float | None  # --gate-window; None: since `monitoring_since`
+    monitoring_since: float | None
+    overrides: Path | None
+    top_up: bool  # send traffic until the error-rate gate can decide (embedded stack)
+    writes_allowed: bool
+    max_requests: int = 8000
+    max_seconds: float = 420.0
+    triangulation_requests: int = 300
+
+
+def _window(plan: GatePlan) -> float | None:
+    if plan.window_s is not None:
+        return plan.window_s
+    if plan.monitoring_since:
+        return max(1.0, time.time() - plan.monitoring_since + 1.0)
+    return None
+
+
+def _more_needed(plan: GatePlan) -> int:
+    """Requests the error-rate gate still needs; the rule of three when it has no data yet."""
+    result = run_gates(
+        plan.phase,
+        prometheus_url=plan.prometheus_url,
+        window_s=_window(plan),
+        overrides=plan.overrides,
+        ids=[ERROR_GATE],
+    )[0]
+    if result.outcome is not Outcome.INCONCLUSIVE:
+        return 0
+    return int(result.more_needed) if result.more_needed else RULE_OF_THREE
+
+
+def evaluate_gates(plan: GatePlan, progress: Progress) -> dict[str, Any]:
+    """Everything the gate checks need, as JSON-safe data."""
+    out: dict[str, Any] = {"gates": {}, "triangulation": None, "traffic": None}
+    if not plan.prometheus_url:
+        return out
+    triangulation: dict[str, Any] | None = None
+    if plan.writes_allowed:
+        triangulation = _traffic_and_triangulation(plan, progress, out)
+    out["triangulation"] = triangulation
+    progress("evaluating the metric gates against Prometheus")
+    for result in run_gates(
+        plan.phase,
+        prometheus_url=plan.prometheus_url,
+        alertmanager_url=plan.alertmanager_url,
+        window_s=_window(plan),
+        overrides=plan.overrides,
+    ):
+        out["gates"][result.id] = {
+            "outcome": result.outcome.value,
+            "reason": result.reason,
+            "evidence": result.to_dict(),
+        }
+    return out
+
+
+def _traffic_and_triangulation(
+    plan: GatePlan, progress: Progress, out: dict[str, Any]
+) -> dict[str, Any]:
+    assert plan.prometheus_url is not None
+    counter = Counter(plan.prometheus_url)
+    deadline = time.monotonic() + plan.max_seconds
+    budget = plan.max_requests
+    try:
+        before = counter.read(counter.last_scrape())
+        wanted = plan.triangulation_requests
+        if plan.top_up:
+            needed = _more_needed(plan)
+            wanted = min(budget, max(wanted, int(needed * 1.1) + 50))
+            progress(
+                f"gate traffic: the error-rate gate needs about {needed} more requests; sending "
+                f"{wanted} (at most {plan.max_seconds:.0f} s)"
+            )
+        tally = _burst(plan, wanted, deadline, progress)
+        budget -= tally.requests
+        out["traffic"] = [tally.to_dict()]
+        after = counter.read(counter.scrape_after(tally.finished + 0.1))
+        # More rounds only when errors in the window moved the goal (each error needs ~1,700).
+        while plan.top_up and budget > 0 and time.monotonic() < deadline:
+            needed = _more_needed(plan)
+            if not needed:
+                break
+            extra = _burst(plan, min(budget, int(needed * 1.1) + 50), deadline, progress)
+            budget -= extra.requests
+            out["traffic"].append(extra.to_dict())
+            counter.scrape_after(extra.finished + 0.1)
+    except PrometheusUnavailable as exc:
+        return {"outcome": "inconclusive", "reason": f"Prometheus: {exc}", "facts": {}}
+    finally:
+        counter.close()
+    judgement = judge(tally.requests, tally.server_errors, tally.rate_limited, before, after)
+    return {
+        "outcome": judgement.outcome.value,
+        "reason": judgement.reason,
+        "facts": judgement.facts | {"client": tally.to_dict()},
+    }
+
+
+def _burst(plan: GatePlan, requests: int, deadline: float, progress: Progress) -> Tally:
+    started = time.monotonic()
+    tally = send(
+        plan.client,
+        plan.ledger,
+        requests=requests,
+        max_seconds=max(1.0, deadline - started),
+        projects_root=plan.projects_root,
+        progress=progress,
+    )
+    progress(
+        f"gate traffic: {tally.requests} requests in {time.monotonic() - started:.0f} s "
+        f"({tally.server_errors} 5xx, {tally.rate_limited} 429)"
+    )
+    return tally
+
+
+def shared_evaluation(
+    directory: Path, run_id: str, compute: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """Compute once per run across processes; later callers read the stored result."""
+    directory.mkdir(parents=True, exist_ok=True)
+    result_path = directory / f"gates-{run_id}.json"
+    with (directory / f"gates-{run_id}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if result_path.exists():
+            stored: dict[str, Any] = json.loads(result_path.read_text("utf-8"))
+            return stored
+        result = compute()
+        result_path.write_text(json.dumps(result), encoding="utf-8")
+        return result

@@ -1,0 +1,153 @@
+"""The rollout plan's success criteria and monitoring checklist, judged from Prometheus.
+
+Each row of the gate catalog (src/phasegate/gates/catalog.toml, overridable with
+--gate-overrides) is one check here, with the catalog's phases and severity. The gates are
+evaluated once per run, after the smoke and load checks (the plugin orders them last): on the
+embedded stack the suite first tops up traffic until the 0.1% error-rate gate can decide, and
+compares what it sent with what the server counted.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from phasegate.fixtures import PROJECTS_ROOT
+from phasegate.gates import load_catalog
+from phasegate.gates.session import GatePlan, evaluate_gates, shared_evaluation
+from phasegate.outcomes import Inconclusive
+from phasegate.plugin import state_of
+from phasegate.resources import Ledger
+
+
+def _gate_params():
+    for spec in load_catalog().specs:
+        marks = [getattr(pytest.mark, phase) for phase in spec.phases]
+        marks.append(
+            pytest.mark.check(
+                "gate",
+                kind="gate",
+                blocking=spec.blocking,
+                title=spec.title,
+                description=f"{'Blocking' if spec.blocking else 'Warning'} (catalog row "
+                f"{spec.id}): {spec.description or spec.title}",
+            )
+        )
+        yield pytest.param(spec.id, marks=marks, id=spec.id)
+
+
+@pytest.fixture(scope="session")
+def gate_evaluation(pytestconfig, target):
+    state = state_of(pytestconfig)
+    settings = state.settings
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+
+    def say(message: str) -> None:
+        if reporter is not None:
+            reporter.write_line(f"phasegate: {message}")
+
+    worker = getattr(pytestconfig, "workerinput", {}).get("workerid", "main")
+    plan = GatePlan(
+        phase=settings.phase.value,
+        prometheus_url=state.prometheus_url,
+        alertmanager_url=state.alertmanager_url,
+        client=state.client_config(),
+        ledger=Ledger(state.ledger_dir, state.run_id, f"{worker}-gates"),
+        projects_root=str(PROJECTS_ROOT / state.run_id),
+        window_s=settings.gate_window_s,
+        monitoring_since=state.monitoring_since,
+        overrides=settings.gate_overrides,
+        top_up=settings.embedded and settings.gate_window_s is None,
+        writes_allowed=settings.writes_allowed,
+    )
+    return shared_evaluation(
+        state.ledger_dir, state.run_id, lambda: evaluate_gates(plan, say)
+    ), state
+
+
+def _judge(entry, evidence):
+    evidence.note("gate", entry.get("evidence") or entry.get("facts") or {})
+    if entry["outcome"] == "pass":
+        return
+    if entry["outcome"] == "inconclusive":
+        raise Inconclusive(entry["reason"])
+    raise AssertionError(entry["reason"])
+
+
+@pytest.mark.parametrize("gate_id", list(_gate_params()))
+def test_metric_gate(gate_id, gate_evaluation, evidence):
+    """A metric gate of the rollout plan."""
+    results, state = gate_evaluation
+    if not state.prometheus_url:
+        raise Inconclusive(
+            f"no Prometheus to judge from ({state.monitoring_problem or 'pass --prometheus-url'})"
+        )
+    entry = results["gates"].get(gate_id)
+    assert entry is not None, f"gate {gate_id} was not evaluated"
+    _judge(entry, evidence)
+
+
+@pytest.mark.check("gate.client-server-agree", kind="gate")
+@pytest.mark.phase1
+@pytest.mark.phase2
+@pytest.mark.phase3
+@pytest.mark.phase4
+def test_client_and_server_counts_agree(gate_evaluation, evidence):
+    """The server counted every request (and every 5xx) the suite itself sent.
+
+    Blocking: the gates trust SkillMeat's own counters; a server that under-counts would let
+    every metric gate pass on a blind spot. Compared over a scrape-aligned window of the suite's
+    own traffic (other traffic can only add to the server's side).
+    """
+    results, state = gate_evaluation
+    if not state.prometheus_url:
+        raise Inconclusive("no Prometheus to compare with")
+    entry = results["triangulation"]
+    if entry is None:
+        raise Inconclusive("no traffic of the suite's own to compare (--writes=deny)")
+    _judge(entry, evidence)
+    evidence.note("traffic", results.get("traffic"))
+
+
+@pytest.mark.check("monitoring.reachable", kind="gate")
+@pytest.mark.phase1
+@pytest.mark.phase2
+@pytest.mark.phase3
+@pytest.mark.phase4
+@pytest.mark.parametrize("service", ["prometheus", "alertmanager"])
+def test_monitoring_reachable(service, pytestconfig, evidence):
+    """The monitoring service answers ready (and Prometheus scrapes SkillMeat).
+
+    Blocking: phase 1 requires an operational monitoring stack, and every later gate reads it.
+    """
+    state = state_of(pytestconfig)
+    url = state.prometheus_url if service == "prometheus" else state.alertmanager_url
+    if not url:
+        raise Inconclusive(f"no {service} URL ({state.monitoring_problem or 'not given'})")
+    ready = httpx.get(f"{url}/-/ready", timeout=state.settings.request_timeout)
+    evidence.note("ready_status", ready.status_code)
+    assert ready.status_code == 200, f"{service} /-/ready answered {ready.status_code}"
+    if service == "prometheus":
+        targets = httpx.get(f"{url}/api/v1/targets", timeout=state.settings.request_timeout)
+        active = targets.json()["data"]["activeTargets"]
+        health = {t["labels"].get("job", "?"): t["health"] for t in active}
+        evidence.note("targets", health)
+        assert health.get("skillmeat") == "up", f"SkillMeat scrape target is {health}"
+
+
+@pytest.mark.check("monitoring.grafana", kind="gate", blocking=False)
+@pytest.mark.phase1
+def test_grafana_reachable(pytestconfig, evidence):
+    """Grafana answers /api/health with database ok.
+
+    Warning: the plan's people look at Grafana, but no gate reads it; its absence cannot hold a
+    phase back. (No registry here ships Grafana, so the embedded stack has none.)
+    """
+    state = state_of(pytestconfig)
+    url = state.settings.grafana_url
+    if not url:
+        pytest.skip("no --grafana-url given")
+    response = httpx.get(f"{url}/api/health", timeout=state.settings.request_timeout)
+    evidence.note("status", response.status_code)
+    assert response.status_code == 200, f"Grafana /api/health answered {response.status_code}"
+    assert response.json().get("database") == "ok", response.text[:200]
