@@ -11,6 +11,8 @@ from phasegate.phases import Phase
 from phasegate.settings import OPTIONS, Settings, SettingsError, _bad, resolve
 
 SPEC = {spec.name: spec for spec in OPTIONS}
+HERE = Path(__file__).resolve()
+REPO = HERE.parents[2]
 
 # Per option: a valid value for each layer, and how resolve() should present it.
 LAYERS: dict[str, tuple[str, str, str]] = {
@@ -26,6 +28,8 @@ LAYERS: dict[str, tuple[str, str, str]] = {
     "request_timeout": ("3", "4.5", "600"),
     "skillmeat_version": ("1.0.0", "0.75.0rc1", "0.9"),
     "writes": ("deny", "allow", " DENY "),
+    "gate_window": ("4h", "90", "1h30m"),
+    "gate_overrides": (str(HERE), str(REPO / "pyproject.toml"), str(REPO / "README.md")),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -41,10 +45,12 @@ DEFAULTS: dict[str, Any] = {
     "request_timeout": 10.0,
     "skillmeat_version": "0.74.0",
     "writes": True,
+    "gate_window": None,
+    "gate_overrides": None,
 }
 
 # The Settings attribute an option lands in, where it differs from the option's name.
-ATTRIBUTE = {"writes": "writes_allowed"}
+ATTRIBUTE = {"writes": "writes_allowed", "gate_window": "gate_window_s"}
 
 
 def value_of(settings: Settings, name: str) -> Any:
@@ -62,6 +68,10 @@ def converted(name: str, raw: str) -> Any:
         return float(raw)
     if name == "writes":
         return raw.strip().lower() == "allow"
+    if name == "gate_window":
+        return {"4h": 14400.0, "90": 90.0, "1h30m": 5400.0}[raw]
+    if name == "gate_overrides":
+        return Path(raw)
     return raw
 
 
@@ -130,6 +140,10 @@ def test_url_is_stripped_of_spaces_and_trailing_slash() -> None:
 # -- invalid values ------------------------------------------------------------------------------
 
 BAD_VALUES: list[tuple[str, str, str]] = [
+    ("gate_window", "soon", "expected a duration"),
+    ("gate_window", "0s", "expected a duration"),
+    ("gate_window", "365d", "between 1 s and 90 days"),
+    ("gate_overrides", "/nonexistent/overrides.toml", "no such file"),
     ("api_url", "ftp://x", "http:// or https:// URL"),
     ("api_url", "nonsense", "http:// or https:// URL"),
     ("api_url", "http://", "http:// or https:// URL"),
