@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 
@@ -36,6 +37,21 @@ def _gate(args: argparse.Namespace, extra: list[str]) -> int:
     return int(pytest.main(["-m", phase.value, *extra]))
 
 
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _gate_numbers(gate: dict[str, Any]) -> str:
+    """One line of a gate's evidence: what was seen, its bound, the threshold, over what."""
+    window = gate.get("window")
+    duration = window.get("duration", "?") if isinstance(window, dict) else "?"
+    return (
+        f"observed {_number(gate.get('observed'))} bound {_number(gate.get('bound'))} "
+        f"{gate.get('comparator', '')} {_number(gate.get('threshold'))} {gate.get('unit', '')}; "
+        f"samples {gate.get('samples')}; window {duration}"
+    )
+
+
 def _explain(args: argparse.Namespace) -> int:
     path = Path(args.verdict)
     try:
@@ -57,6 +73,11 @@ def _explain(args: argparse.Namespace) -> int:
         f"target {document.get('target', {}).get('api_url')}  "
         f"({document.get('started_at')} .. {document.get('finished_at')})"
     )
+    checks = [
+        c
+        for c in document.get("checks", [])
+        if (args.all or c["outcome"] != "pass") and (not args.kind or c["kind"] == args.kind)
+    ]
     rows = [
         (
             c["outcome"].upper(),
@@ -65,12 +86,14 @@ def _explain(args: argparse.Namespace) -> int:
             "block" if c["blocking"] else "warn",
             c.get("reason", "")[:90],
         )
-        for c in document.get("checks", [])
-        if args.all or c["outcome"] != "pass"
+        for c in checks
     ]
     widths = [max([len(r[i]) for r in rows] + [4]) for i in range(4)]
-    for row in rows:
+    for check, row in zip(checks, rows, strict=True):
         print("  ".join(col.ljust(widths[i]) for i, col in enumerate(row[:4])) + "  " + row[4])
+        gate = (check.get("evidence") or {}).get("facts", {}).get("gate")
+        if isinstance(gate, dict) and "threshold" in gate:
+            print(" " * (sum(widths) + 8) + _gate_numbers(gate))
     for reason in document.get("reasons", []):
         print(f"reason: {reason}")
     return 0
@@ -86,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     explain = sub.add_parser("explain", help="print the checks of a saved verdict")
     explain.add_argument("verdict")
     explain.add_argument("--all", action="store_true", help="also list passing checks")
+    explain.add_argument(
+        "--kind", choices=["smoke", "gate", "load", "contract", "drill"], help="only this kind"
+    )
     args, extra = parser.parse_known_args(argv)
     if args.command != "gate" and extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
