@@ -383,6 +383,9 @@ def pytest_runtest_makereport(
     else:
         return
     evidence = item.stash.get(EVIDENCE, None)
+    if result is Outcome.PASS and evidence is not None:
+        # A passing check may say in a phrase what it established (a gate: its bound).
+        reason = redactor.text(str(evidence.facts.get("summary", "")))
     payload: dict[str, Any] = {
         "meta": meta.to_dict(),
         "when": report.when,

@@ -67,6 +67,7 @@ def gate_evaluation(pytestconfig, target):
 
 def _judge(entry, evidence):
     evidence.note("gate", entry.get("evidence") or entry.get("facts") or {})
+    evidence.note("summary", entry["reason"])
     if entry["outcome"] == "pass":
         return
     if entry["outcome"] == "inconclusive":
