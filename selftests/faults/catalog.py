@@ -7,7 +7,8 @@ For each check id in tests/smoke (parametrized ids included, as phasegate.checks
   check that SkillMeat 0.74.0 happens to fail already cannot "pass" its self-test by accident.
 - `comply`: only where the real SkillMeat 0.74.0 fails the check, rules that make it look
   compliant, so the check is shown to PASS there: it is not an always-fail.
-- `why`: the misbehaviour the violation simulates, in words.
+- `why`: the misbehaviour the violation simulates, in words; `native`: what 0.74.0 does where a
+  compliance fix is needed.
 
 Every rule is scoped to its check's own id (the `X-Phasegate-Check` header), and aimed at the one
 request the check judges, never at the set-up or clean-up calls around it: the check must end in
@@ -66,6 +67,7 @@ class Fault:
     why: str
     violate: tuple[Rule, ...]
     comply: tuple[Rule, ...] = ()
+    native: str = ""  # what 0.74.0 really does, where it needs the compliance fix
 
 
 def on(
@@ -105,8 +107,16 @@ def _bind(check: str, role: str, rules: Iterable[Rule]) -> tuple[Rule, ...]:
     )
 
 
-def fault(check: str, why: str, violate: Iterable[Rule], comply: Iterable[Rule] = ()) -> Fault:
-    return Fault(check, why, _bind(check, "violate", violate), _bind(check, "comply", comply))
+def fault(
+    check: str,
+    why: str,
+    violate: Iterable[Rule],
+    comply: Iterable[Rule] = (),
+    native: str = "",
+) -> Fault:
+    return Fault(
+        check, why, _bind(check, "violate", violate), _bind(check, "comply", comply), native
+    )
 
 
 def refuse(status: int = 404, detail: str = "Memory & Context is disabled") -> Answer:
@@ -197,12 +207,14 @@ FLAG_OFF = [
     fault(
         "flagoff.memory-write-refused",
         "the disabled feature still stores a memory item (200)",
+        native="0.74.0 stores the item (201) with the flag OFF",
         violate=[on("POST", rf"{API}/memory-items", SetStatus(200))],
         comply=[on("POST", rf"{API}/memory-items", answer=refuse(404))],
     ),
     fault(
         "flagoff.plan-request-refused",
         "the plan's literal request is rejected as invalid (422), not as disabled",
+        native="0.74.0 answers 422 (project_id is a query parameter), not as disabled",
         violate=[on("POST", rf"{API}/memory-items", SetStatus(422))],
         comply=[on("POST", rf"{API}/memory-items", answer=refuse(404))],
     ),
@@ -214,12 +226,14 @@ FLAG_OFF = [
     fault(
         "flagoff.module-write-refused",
         "the disabled feature still creates a context module (201)",
+        native="0.74.0 creates the module (201) with the flag OFF",
         violate=[on("POST", rf"{API}/context-modules", SetStatus(201))],
         comply=[on("POST", rf"{API}/context-modules", answer=refuse(403))],
     ),
     fault(
         "flagoff.pack-refused",
         "the disabled feature still generates a context pack (200)",
+        native="0.74.0 generates the pack (200) with the flag OFF",
         violate=[on("POST", rf"{API}/context-packs/generate", SetStatus(200))],
         comply=[on("POST", rf"{API}/context-packs/generate", answer=refuse(503))],
     ),
@@ -288,6 +302,7 @@ SERVICE = [
     fault(
         "service.memory-system-disabled",
         "with the flag OFF the memory system still reports healthy",
+        native="0.74.0 reports memory_system healthy with the flag OFF",
         violate=[
             on("GET", "/health/detailed", SetField("components.memory_system.status", "healthy"))
         ],
@@ -301,6 +316,7 @@ SERVICE = [
     fault(
         "config.plan-config-path",
         "GET /api/v1/config answers without memory_context_enabled",
+        native="0.74.0 answers 404 at /api/v1/config (the flags are at /config/feature-flags)",
         violate=[on("GET", rf"{API}/config", DeleteField("memory_context_enabled"))],
         comply=[on("GET", rf"{API}/config", rewrite_path=FLAGS)],
     ),
@@ -322,6 +338,7 @@ SERVICE = [
     fault(
         "config.auto-extract-reported",
         "the flags do not carry memory_auto_extract",
+        native="0.74.0's feature flags have no memory_auto_extract",
         violate=[on("GET", FLAGS, DeleteField("memory_auto_extract"))],
         comply=[on("GET", FLAGS, SetField("memory_auto_extract", False))],
     ),
@@ -333,12 +350,14 @@ SERVICE = [
     fault(
         "service.metrics-memory-items",
         "the exposition lacks skillmeat_memory_items_total",
+        native="0.74.0 never sets skillmeat_memory_items_total",
         violate=[on("GET", "/metrics/", SubText(r"^skillmeat_memory_items_total\b.*\n", ""))],
         comply=[on("GET", "/metrics/", SubText(r"\Z", METRICS_LINE, count=1))],
     ),
     fault(
         "service.metrics-plan-path",
         "GET /metrics (no trailing slash) is 404",
+        native="0.74.0 serves /metrics/ only; /metrics is 404",
         violate=[on("GET", "/metrics", SetStatus(404))],
         comply=[on("GET", "/metrics", rewrite_path="/metrics/")],
     ),
@@ -568,6 +587,10 @@ ITEM_CHECKS = [
     fault(
         "items.duplicate-after-update",
         "the updated content can be stored twice",
+        native=(
+            "0.74.0 keeps the old content_hash after an update: the old content stays refused "
+            "(409) and the new one can be stored twice"
+        ),
         violate=[on("POST", ITEMS, SetStatus(201), body="after edit")],
         comply=[
             # The old content is free again after the edit: the write succeeds (answered here,
@@ -636,6 +659,7 @@ LIFECYCLE = [
     fault(
         "lifecycle.merge.keep_source",
         "the merge answers with another item than the target",
+        native="0.74.0 answers 500 (content_hash unique constraint)",
         violate=[on("POST", MERGE, SetField("item.id", FAKE_ID))],
         comply=[on("POST", MERGE, answer=KeepSourceMerge())],
     ),
@@ -738,6 +762,7 @@ PACKS = [
     fault(
         "packs.greedy-fill",
         "packing stops at the first item that does not fit",
+        native="0.74.0 stops filling at the first item that does not fit",
         violate=[on("POST", PREVIEW, DropItems("items", "id"), body=BUDGET_200)],
         comply=[
             # Greedy by confidence: the 300-token item is skipped, the small one fills the pack.
@@ -790,6 +815,7 @@ INTEGRITY = [
     fault(
         "integrity.plan-fields",
         "metadata is dropped",
+        native="0.74.0 answers 201 and drops tags and metadata",
         violate=[on("GET", ITEM, DeleteField("metadata"))],
         comply=[
             on("POST", ITEMS, *PLAN_FIELDS),
@@ -805,6 +831,7 @@ INTEGRITY = [
     fault(
         "integrity.structured-anchors",
         "the anchor's line range changes",
+        native="0.74.0 answers 400 to an anchor object",
         violate=[on("GET", ITEM, SetField("anchors.0.line_end", 10))],
         comply=[
             on("POST", ITEMS, answer=Answer(201, fake_item(type="gotcha", anchors=[ANCHOR]))),
@@ -849,6 +876,7 @@ INTEGRITY = [
     fault(
         "integrity.isolation-module-link",
         "B's module accepts a link to A's item",
+        native="0.74.0 links another project's item (200) and packs it",
         violate=[on("POST", LINKS, SetStatus(200))],
         comply=[
             on(
@@ -861,6 +889,7 @@ INTEGRITY = [
     fault(
         "integrity.duplicate-no-leak",
         "the 409 in B hands out A's item",
+        native="0.74.0's 409 carries the other project's existing_item",
         violate=[
             on("POST", ITEMS, Capture("a_item"), upstream_status=201),
             on(

@@ -72,6 +72,9 @@ def test_catalog_rules_are_scoped_and_named_once() -> None:
     for check, entry in CATALOG.items():
         assert entry.violate, f"{check}: no violation rule"
         assert entry.why, f"{check}: say what the violation simulates"
+        assert bool(entry.comply) == bool(entry.native), (
+            f"{check}: a compliance fix says what 0.74.0 does instead (native=...), and only then"
+        )
         for rule in (*entry.comply, *entry.violate):
             assert rule.name not in names, f"rule name {rule.name} used twice"
             names.add(rule.name)
