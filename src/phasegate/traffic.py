@@ -19,7 +19,8 @@ from typing import Any
 
 import httpx
 
-from phasegate.client import ClientConfig, SkillMeatClient
+from phasegate.client import ClientConfig, RateLimited, SkillMeatClient
+from phasegate.evidence import Exchange
 from phasegate.resources import Ledger, Registry, Resource
 
 Progress = Callable[[str], None]
@@ -59,6 +60,10 @@ class Tally:
                 self.rate_limited += 1
             if seconds > SLOW_S:
                 self.slow += 1
+
+    def record(self, exchange: Exchange) -> None:
+        """Every request the traffic's clients send (setup, traffic, cleanup) is counted once."""
+        self.add(exchange.status, exchange.duration_ms / 1000)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -132,14 +137,12 @@ class _Worker:
         self._send(tally, calls[step % len(calls)])
 
     def _send(self, tally: Tally, call: Callable[[], httpx.Response]) -> httpx.Response | None:
-        started = time.perf_counter()
+        # The client's recorder has counted the request (a 429 and a transport error too).
         try:
-            response = call()
-        except httpx.HTTPError:
-            tally.add(None, time.perf_counter() - started)
+            return call()
+        except (httpx.HTTPError, RateLimited):
+            # A 429 is the burst limiter's answer, counted apart: the traffic goes on.
             return None
-        tally.add(response.status_code, time.perf_counter() - started)
-        return response
 
 
 def _status(response: httpx.Response | None) -> str:
@@ -160,7 +163,7 @@ def send(
     tally = Tally(started=time.time())
     deadline = time.monotonic() + max_seconds
     stop = threading.Event()
-    clients = [SkillMeatClient(config) for _ in range(threads)]
+    clients = [SkillMeatClient(config, recorder=tally.record) for _ in range(threads)]
     registries = [Registry(client, ledger) for client in clients]
     workers = [
         _Worker(i, clients[i], registries[i], f"{config.run_id}-{int(tally.started)}")
@@ -190,9 +193,11 @@ def send(
         raise
     finally:
         stop.set()
-        tally.finished = time.time()
         for registry in registries:
             registry.cleanup()
+        # After the cleanup: its deletes are the client's traffic too, on both sides of the
+        # comparison, so they cannot hide a request the server failed to count.
+        tally.finished = time.time()
         for client in clients:
             client.close()
     return tally

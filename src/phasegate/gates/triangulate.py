@@ -103,18 +103,25 @@ class Counter:
     def close(self) -> None:
         self._http.close()
 
+    def _query(self, params: dict[str, str]) -> tuple[int, list[Any]]:
+        """(status, result list); unreachable or unreadable raises PrometheusUnavailable."""
+        try:
+            response = self._http.get("/api/v1/query", params=params)
+            if response.status_code != 200:
+                return response.status_code, []
+            return 200, list(response.json()["data"]["result"])
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            # An unreachable Prometheus makes the comparison INCONCLUSIVE, never a traceback.
+            raise PrometheusUnavailable(f"{type(exc).__name__}: {exc}") from None
+
     def _scalar(self, query: str, at: float) -> float:
-        response = self._http.get("/api/v1/query", params={"query": query, "time": f"{at:.3f}"})
-        if response.status_code != 200:
-            raise PrometheusUnavailable(f"query answered {response.status_code}")
-        result = response.json()["data"]["result"]
+        status, result = self._query({"query": query, "time": f"{at:.3f}"})
+        if status != 200:
+            raise PrometheusUnavailable(f"query answered {status}")
         return sum(float(sample["value"][1]) for sample in result)
 
     def last_scrape(self) -> float:
-        response = self._http.get(
-            "/api/v1/query", params={"query": 'max(timestamp(up{job="skillmeat"}))'}
-        )
-        result = response.json()["data"]["result"] if response.status_code == 200 else []
+        _, result = self._query({"query": 'max(timestamp(up{job="skillmeat"}))'})
         if not result:
             raise PrometheusUnavailable("no scrape of the skillmeat job")
         return float(result[0]["value"][1])
