@@ -1,0 +1,83 @@
+"""The metric gates in a real phase run on the embedded default, as `make gate PHASE=phase2`.
+
+`python -m pytest tests/gates/test_metric_gates.py -m phase2` with no --api-url starts SkillMeat
+0.74.0 with real Prometheus and Alertmanager, tops up traffic until the 0.1% error-rate gate can
+decide (about 3,300 requests), compares the client's counts with the server's, and judges every
+phase-2 gate from Prometheus. On a healthy SkillMeat the error-rate and latency gates must
+decide PASS (never INCONCLUSIVE), client and server must agree, the monitoring must be reachable,
+every gate must carry its evidence, and nothing the run started may outlive it.
+
+Slow: about two to three minutes, most of it the top-up traffic.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from gate_support import checks_by_id, gate_evidence, leftovers, port_of, run_phase
+
+pytestmark = pytest.mark.selftest_slow
+
+
+def test_embedded_phase2_gates_decide_pass_from_a_real_prometheus(tmp_path: Path) -> None:
+    started = time.monotonic()
+    code, verdict, output = run_phase("phase2", tmp_path, timeout_s=1200)
+    took = time.monotonic() - started
+    checks = checks_by_id(verdict)
+    gates = {k: v for k, v in checks.items() if k.startswith(("gate.", "monitoring."))}
+    print(f"\nembedded phase-2 gate run: {took:.0f} s, decision {verdict['decision']} ({code})")
+    for check_id, check in sorted(gates.items()):
+        print(f"  {check['outcome'].upper():12} {check_id}: {check['reason'][:160]}")
+    traffic = checks["gate.client-server-agree"]["evidence"]["facts"].get("traffic")
+    print(f"  traffic: {traffic}")
+
+    assert verdict["target"]["embedded"] is True
+    # The cpu gate needs 5 minutes and the slope gates an hour: a run of minutes cannot be GO.
+    assert (verdict["decision"], code) in (("INCONCLUSIVE", 6), ("NO_GO", 1)), output[-3000:]
+    for gate_id in ("gate.error-rate", "gate.latency-p95"):
+        assert checks[gate_id]["outcome"] == "pass", (gate_id, checks[gate_id]["reason"])
+        evidence = gate_evidence(checks[gate_id])
+        # Decided by the bound, on enough requests: the top-up did its job.
+        assert evidence["samples"] >= 2995, evidence
+        assert evidence["bound"] < evidence["threshold"], evidence
+        assert evidence["details"]["freshness"]["problems"] == [], evidence
+    agree = checks["gate.client-server-agree"]
+    assert agree["outcome"] == "pass", agree["reason"]
+    facts = agree["evidence"]["facts"]
+    assert facts["gate"]["client_requests_non_429"] > 0
+    assert facts["traffic"] and facts["traffic"][0]["requests"] > 0
+    for service in ("prometheus", "alertmanager"):
+        check = checks[f"monitoring.reachable.{service}"]
+        assert check["outcome"] == "pass", (service, check["reason"])
+    assert checks["monitoring.reachable.prometheus"]["evidence"]["facts"]["targets"] == {
+        "skillmeat": "up",
+        "phasegate-files": "up",
+    }
+
+    # Every gate check carries its evidence, whatever its outcome.
+    for check_id, check in gates.items():
+        facts = check["evidence"]["facts"]
+        assert facts, f"{check_id} has no evidence"
+        if check_id.startswith("gate.") and check_id != "gate.client-server-agree":
+            evidence = gate_evidence(check)
+            for key in ("query", "window", "samples", "observed", "threshold", "reason"):
+                assert key in evidence, (check_id, key)
+            assert evidence["query"] and evidence["window"], check_id
+        if check["outcome"] not in ("pass", "skipped"):
+            assert check["reason"], check_id
+
+    # Nothing of the run is left: SkillMeat (the verdict's target) and the monitoring stack
+    # (its URLs are in the run's output and in the alert gate's evidence).
+    prometheus = re.search(r"Prometheus (http://127\.0\.0\.1:\d+)", output)
+    alertmanager = re.search(r"Alertmanager (http://127\.0\.0\.1:\d+)", output)
+    assert prometheus and alertmanager, output[-3000:]
+    assert alertmanager.group(1) in gate_evidence(checks["gate.alerts-p0"])["query"]
+    ports = [
+        port_of(verdict["target"]["api_url"]),
+        port_of(prometheus.group(1)),
+        port_of(alertmanager.group(1)),
+    ]
+    assert not leftovers(ports), leftovers(ports)

@@ -1,0 +1,237 @@
+"""One gate evaluation per run: `session.shared_evaluation` and `session.evaluate_gates`.
+
+shared_evaluation is what lets xdist workers share one top-up and one set of Prometheus queries:
+the first caller computes under an exclusive flock, later callers (other processes, or other
+threads with their own open file) wait on the lock and read the stored result. The tests make
+the second caller really wait: the first caller's computation only finishes once the kernel
+lists the second one as blocked on the lock (/proc/locks), so the overlap is certain, not timed.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from phasegate.client import ClientConfig
+from phasegate.gates.session import GatePlan, evaluate_gates, shared_evaluation
+from phasegate.resources import Ledger
+
+RUN = "pg-selftest-run"
+
+
+def lock_path(directory: Path, run_id: str = RUN) -> Path:
+    return directory / f"gates-{run_id}.lock"
+
+
+def wait_for_a_waiter(lock: Path, timeout_s: float = 20.0) -> None:
+    """Poll the kernel's lock table until some process or thread is blocked on `lock`."""
+    inode = os.stat(lock).st_ino
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            if (
+                "->" in fields
+                and "FLOCK" in fields
+                and any(f.rsplit(":", 1)[-1] == str(inode) for f in fields)
+            ):
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"nobody blocked on {lock} within {timeout_s} s")
+
+
+def record(calls: Path, who: str) -> None:
+    with calls.open("a", encoding="utf-8") as handle:
+        handle.write(who + "\n")
+
+
+def first_compute(directory: Path, calls: Path, computing: Any) -> Callable[[], dict[str, Any]]:
+    def compute() -> dict[str, Any]:
+        record(calls, "first")
+        computing.set()
+        wait_for_a_waiter(lock_path(directory))
+        return {"computed_by": "first", "pid": os.getpid(), "gates": {"error-rate": "pass"}}
+
+    return compute
+
+
+def second_compute(calls: Path) -> Callable[[], dict[str, Any]]:
+    def compute() -> dict[str, Any]:
+        record(calls, "second")
+        return {"computed_by": "second", "pid": os.getpid()}
+
+    return compute
+
+
+# -- across processes (xdist workers) ------------------------------------------------------------
+
+
+def _first_process(directory: Path, calls: Path, computing: Any, out: Any) -> None:
+    compute = first_compute(directory, calls, computing)
+    out.put(("first", shared_evaluation(directory, RUN, compute)))
+
+
+def _second_process(directory: Path, calls: Path, out: Any) -> None:
+    out.put(("second", shared_evaluation(directory, RUN, second_compute(calls))))
+
+
+def test_processes_compute_once_and_the_second_reads_the_stored_result(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    computing = context.Event()
+    out = context.Queue()
+    calls = tmp_path / "calls.txt"
+    directory = tmp_path / "ledger"
+    first = context.Process(target=_first_process, args=(directory, calls, computing, out))
+    second = context.Process(target=_second_process, args=(directory, calls, out))
+    first.start()
+    try:
+        assert computing.wait(30), "the first process never started computing"
+        second.start()
+        results = dict(out.get(timeout=60) for _ in range(2))
+    finally:
+        for process in (first, second):
+            if process.pid is not None:
+                process.join(timeout=30)
+                if process.is_alive():
+                    process.kill()
+                    process.join()
+    assert first.exitcode == 0 and second.exitcode == 0
+    assert results["first"]["computed_by"] == "first"
+    assert results["second"] == results["first"], "the second worker must read the stored result"
+    assert results["first"]["pid"] == first.pid
+    assert calls.read_text().splitlines() == ["first"], "computed more than once"
+    stored = json.loads((directory / f"gates-{RUN}.json").read_text())
+    assert stored == results["first"]
+
+
+# -- across threads (the flock is per open file, so threads exclude each other too) ---------------
+
+
+def test_threads_compute_once_and_the_second_waits_for_the_first(tmp_path: Path) -> None:
+    computing = threading.Event()
+    calls = tmp_path / "calls.txt"
+    results: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+    errors: list[BaseException] = []
+
+    def run(name: str, compute: Callable[[], dict[str, Any]]) -> None:
+        try:
+            results.put((name, shared_evaluation(tmp_path, RUN, compute)))
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    first = threading.Thread(
+        target=run, args=("first", first_compute(tmp_path, calls, computing)), daemon=True
+    )
+    second = threading.Thread(target=run, args=("second", second_compute(calls)), daemon=True)
+    first.start()
+    assert computing.wait(30)
+    second.start()
+    first.join(60)
+    second.join(60)
+    assert not errors, errors
+    got = dict(results.get_nowait() for _ in range(2))
+    assert got["second"] == got["first"]
+    assert got["first"]["computed_by"] == "first"
+    assert calls.read_text().splitlines() == ["first"]
+
+
+def test_a_later_caller_reads_the_stored_result_without_computing(tmp_path: Path) -> None:
+    computed = shared_evaluation(tmp_path, RUN, lambda: {"n": 1, "nested": {"ok": True}})
+
+    def must_not_run() -> dict[str, Any]:
+        raise AssertionError("the result was stored; nothing may compute again")
+
+    assert (
+        shared_evaluation(tmp_path, RUN, must_not_run)
+        == computed
+        == {
+            "n": 1,
+            "nested": {"ok": True},
+        }
+    )
+
+
+def test_each_run_computes_its_own(tmp_path: Path) -> None:
+    assert shared_evaluation(tmp_path, "run-a", lambda: {"run": "a"}) == {"run": "a"}
+    assert shared_evaluation(tmp_path, "run-b", lambda: {"run": "b"}) == {"run": "b"}
+    assert shared_evaluation(tmp_path, "run-a", lambda: {"run": "other"}) == {"run": "a"}
+
+
+def test_a_failed_computation_stores_nothing_and_releases_the_lock(tmp_path: Path) -> None:
+    def broken() -> dict[str, Any]:
+        raise RuntimeError("Prometheus went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        shared_evaluation(tmp_path, RUN, broken)
+    assert not (tmp_path / f"gates-{RUN}.json").exists()
+    # Not deadlocked, and the next caller computes for itself.
+    assert shared_evaluation(tmp_path, RUN, lambda: {"second": "try"}) == {"second": "try"}
+
+
+# -- evaluate_gates without a usable Prometheus ---------------------------------------------------
+
+
+def closed_port_url() -> str:
+    """A loopback URL nobody listens on (connection refused at once)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def plan(tmp_path: Path, prometheus_url: str | None, *, writes_allowed: bool) -> GatePlan:
+    return GatePlan(
+        phase="phase2",
+        prometheus_url=prometheus_url,
+        alertmanager_url=None,
+        client=ClientConfig(api_url=closed_port_url(), run_id="pg-selftest"),
+        ledger=Ledger(tmp_path / "ledger", "pg-selftest", "gates"),
+        projects_root=str(tmp_path / "projects"),
+        window_s=600.0,
+        monitoring_since=None,
+        overrides=None,
+        top_up=False,
+        writes_allowed=writes_allowed,
+        triangulation_requests=50,
+    )
+
+
+def test_without_prometheus_nothing_is_evaluated(tmp_path: Path) -> None:
+    messages: list[str] = []
+    out = evaluate_gates(plan(tmp_path, None, writes_allowed=True), messages.append)
+    assert out == {"gates": {}, "triangulation": None, "traffic": None}
+    assert messages == []
+
+
+@pytest.mark.parametrize("writes_allowed", [False, True], ids=["writes-denied", "writes-allowed"])
+def test_an_unreachable_prometheus_is_inconclusive_never_a_traceback(
+    tmp_path: Path, writes_allowed: bool
+) -> None:
+    out = evaluate_gates(
+        plan(tmp_path, closed_port_url(), writes_allowed=writes_allowed), lambda _: None
+    )
+    gates = out["gates"]
+    assert {"error-rate", "latency-p95", "alerts-p0", "memory-rss"} <= set(gates)
+    for gate_id, entry in gates.items():
+        assert entry["outcome"] == "inconclusive", (gate_id, entry["reason"])
+        assert entry["reason"], gate_id
+        assert entry["evidence"]["id"] == gate_id
+    assert "did not answer" in gates["error-rate"]["reason"]
+    assert out["traffic"] is None, "no traffic may be sent without a server count to compare"
+    if writes_allowed:
+        triangulation = out["triangulation"]
+        assert triangulation["outcome"] == "inconclusive"
+        assert triangulation["reason"].startswith("Prometheus:")
+    else:
+        assert out["triangulation"] is None
+    json.dumps(out)  # stored by shared_evaluation: must be JSON as it is
