@@ -20,7 +20,7 @@ from _skillmeat_traffic import SkillMeatUser
 from locust import constant_throughput, events, task
 
 RATE = float(os.environ.get("PHASEGATE_BENCH_RATE_PER_USER", "0.5"))
-WARMUP_S = float(os.environ.get("PHASEGATE_BENCH_WARMUP_S", "15"))
+WARMUP_S = float(os.environ.get("PHASEGATE_BENCH_WARMUP_S", "20"))
 
 
 @events.test_start.add_listener

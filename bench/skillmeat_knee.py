@@ -63,7 +63,7 @@ def step(
         out_dir=out,
         users=users,
         run_time_s=seconds,
-        spawn_rate=min(100.0, float(users)),
+        spawn_rate=max(1.0, users / 10),  # spread the users' set-up over about 10 s
         user_classes=("MemoryPacedUser",),
         run_id=run_id,
         name=f"knee-{rate:g}",
@@ -103,9 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="use this SkillMeat instead of starting one (flag ON)")
     parser.add_argument("--skillmeat-version", default="0.74.0")
     parser.add_argument("--rates", default="5,10,15,20,25,30,40,50,60", help="offered req/s")
-    parser.add_argument("--users", type=int, default=30, help="simulated clients per step")
-    parser.add_argument("--seconds", type=int, default=45, help="per step (default 45)")
-    parser.add_argument("--warmup", type=int, default=15, help="unmeasured start of a step (15)")
+    parser.add_argument("--users", type=int, default=20, help="simulated clients per step")
+    parser.add_argument("--seconds", type=int, default=50, help="per step (default 50)")
+    parser.add_argument("--warmup", type=int, default=20, help="unmeasured start of a step (20)")
     parser.add_argument("--max-rate", type=float, default=200.0)
     args = parser.parse_args(argv)
     rates = [float(r) for r in args.rates.split(",") if r.strip()]

@@ -212,8 +212,14 @@ def test_a_load_shape_runs_on_its_own(fake_skillmeat, tmp_path):
     )
     run = run_locust(plan)
     assert not run.timed_out
-    assert "Shape test" in plan.artifacts.log.read_text() or run.returncode == 0
-    assert parse_json(plan.artifacts.json).entries
+    log = plan.artifacts.log.read_text()
+    # a third of the peak, the spike to the full peak (-u), back down, and the shape ends the run
+    assert "Shape test updating to 2 users" in log
+    assert "Shape test updating to 6 users" in log
+    assert "Shape test completed" in log
+    stats = parse_json(plan.artifacts.json)
+    by_name = {e.name: e.requests for e in stats.entries}
+    assert by_name["setup create-project"] == by_name["cleanup delete-project"]
 
 
 def test_hard_timeout_stops_locust_and_keeps_its_report(fake_skillmeat, tmp_path):

@@ -5,7 +5,7 @@ gevent); the phase's traffic profile comes from tests/load, its HTML, CSV and JS
 <report dir>/load/, and the judgement is phasegate.load.gate.evaluate. Size and distribution come
 from the environment until the plugin grows options for them:
 
-    PHASEGATE_LOAD_USERS (20), PHASEGATE_LOAD_DURATION (60s), PHASEGATE_LOAD_SPAWN_RATE
+    PHASEGATE_LOAD_USERS (10), PHASEGATE_LOAD_DURATION (75s), PHASEGATE_LOAD_SPAWN_RATE
     (users/10), PHASEGATE_LOAD_WORKERS (0: one process; N: a master on 127.0.0.1 + N workers)
 """
 

@@ -6,8 +6,8 @@ Every value is bounded so that a typo cannot turn a gate into a denial-of-servic
 
 | variable | default | meaning |
 |---|---|---|
-| PHASEGATE_LOAD_USERS | 20 | simulated users (each its own client address and projects) |
-| PHASEGATE_LOAD_DURATION | 60s | steady run time after start (`45`, `45s`, `2m`, `1m30s`) |
+| PHASEGATE_LOAD_USERS | 10 | simulated users (each its own client address and projects) |
+| PHASEGATE_LOAD_DURATION | 75s | steady run time after start (`45`, `45s`, `2m`, `1m30s`) |
 | PHASEGATE_LOAD_SPAWN_RATE | users/10 | users started per second (the ramp takes about 10 s) |
 | PHASEGATE_LOAD_WORKERS | 0 | 0: one locust process; N: a master on 127.0.0.1 plus N workers |
 """
@@ -24,8 +24,8 @@ ENV_SPAWN_RATE = "PHASEGATE_LOAD_SPAWN_RATE"
 ENV_WORKERS = "PHASEGATE_LOAD_WORKERS"
 ENV_VARS = (ENV_USERS, ENV_DURATION, ENV_SPAWN_RATE, ENV_WORKERS)
 
-DEFAULT_USERS = 20
-DEFAULT_DURATION_S = 60
+DEFAULT_USERS = 10
+DEFAULT_DURATION_S = 75
 DEFAULT_WORKERS = 0
 
 USERS_RANGE = (1, 1000)

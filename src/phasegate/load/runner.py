@@ -28,10 +28,6 @@ from phasegate.stack.process import ManagedProcess
 Progress = Callable[[str], None]
 
 
-class LocustStartError(RuntimeError):
-    """locust could not run the plan at all (bad locustfile, missing class, no python)."""
-
-
 @dataclass(frozen=True)
 class LocustRun:
     plan: LoadPlan

@@ -48,10 +48,10 @@ class SweepReport:
 
 
 def patiently(
-    call: Callable[[], httpx.Response], pauses: tuple[float, ...] = RETRY_PAUSES_S
+    call: Callable[[], httpx.Response], pauses: tuple[float, ...] | None = None
 ) -> httpx.Response:
     """Retry a call the target's limiter refused, waiting longer each time; RateLimited at last."""
-    for pause in pauses:
+    for pause in RETRY_PAUSES_S if pauses is None else pauses:
         try:
             return call()
         except RateLimited:
