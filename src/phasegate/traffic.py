@@ -21,6 +21,7 @@ import httpx
 
 from phasegate.client import ClientConfig, RateLimited, SkillMeatClient
 from phasegate.evidence import Exchange
+from phasegate.pacing import Pacer
 from phasegate.resources import Ledger, Registry, Resource
 
 Progress = Callable[[str], None]
@@ -89,11 +90,24 @@ class _Worker:
         self.items: list[str] = []
         self.step = 0
 
-    def setup(self, projects_root: str, tally: Tally) -> None:
+    def setup(self, projects_root: str, tally: Tally, pacer: Pacer | None = None) -> None:
         name = f"{self.prefix}-traffic-{self.index}"
-        response = self._send(
-            tally, lambda: self.api.create_project(name, f"{projects_root}/{name}")
-        )
+        response = None
+        for _ in range(2):  # one retry after the limiter's Retry-After
+            if pacer is not None:
+                pacer.wait_for_slot()
+            response = self._send(
+                tally,
+                lambda: self.api.api(
+                    "POST",
+                    "/projects",
+                    json={"name": name, "path": f"{projects_root}/{name}"},
+                    allow_429=True,
+                ),
+            )
+            if response is None or response.status_code != 429:
+                break
+            time.sleep(min(11.0, float(response.headers.get("Retry-After", "10") or 10)))
         if response is None or response.status_code != 201:
             raise RuntimeError(f"traffic: project create answered {_status(response)}")
         self.project_id = response.json()["id"]
@@ -158,6 +172,7 @@ def send(
     projects_root: str,
     threads: int = 4,
     progress: Progress = print,
+    pacer: Pacer | None = None,
 ) -> Tally:
     """Send about `requests` requests (bounded by `max_seconds`), then delete what was made."""
     tally = Tally(started=time.time())
@@ -171,7 +186,7 @@ def send(
     ]
     try:
         for worker in workers:
-            worker.setup(projects_root, tally)
+            worker.setup(projects_root, tally, pacer)
 
         def run(worker: _Worker) -> None:
             while not stop.is_set() and time.monotonic() < deadline:

@@ -19,6 +19,7 @@ from phasegate.client import ClientConfig
 from phasegate.gates.run import run_gates
 from phasegate.gates.triangulate import Counter, PrometheusUnavailable, judge
 from phasegate.outcomes import Outcome
+from phasegate.pacing import Pacer
 from phasegate.resources import Ledger
 from phasegate.traffic import Tally, send
 
@@ -143,6 +144,8 @@ def _burst(plan: GatePlan, requests: int, deadline: float, progress: Progress) -
         max_seconds=max(1.0, deadline - started),
         projects_root=plan.projects_root,
         progress=progress,
+        # The same pacing file as the smoke checks' project creation, shared across workers.
+        pacer=Pacer(plan.ledger.path.parent / f"pace-{plan.client.run_id}.txt"),
     )
     progress(
         f"gate traffic: {tally.requests} requests in {time.monotonic() - started:.0f} s "
