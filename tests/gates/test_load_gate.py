@@ -107,6 +107,7 @@ def test_p95_under_load(request, target, evidence, load_size):
             f"{exc}; log {art.log}:\n{run.log_tail}"
         ) from None
     result = evaluate(stats, LoadGateSpec())
+    evidence.note("summary", result.headline())
     evidence.note("window", stats.summary()["window"])
     evidence.note("load", result.to_evidence())
     evidence.note(
