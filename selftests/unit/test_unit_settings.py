@@ -30,6 +30,10 @@ LAYERS: dict[str, tuple[str, str, str]] = {
     "writes": ("deny", "allow", " DENY "),
     "gate_window": ("4h", "90", "1h30m"),
     "gate_overrides": (str(HERE), str(REPO / "pyproject.toml"), str(REPO / "README.md")),
+    "load_users": ("20", "5", "1000"),
+    "load_duration": ("30s", "2m", "1m30s"),
+    "load_spawn_rate": ("2", "0.5", "100"),
+    "load_workers": ("2", "0", "64"),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -47,6 +51,10 @@ DEFAULTS: dict[str, Any] = {
     "writes": True,
     "gate_window": None,
     "gate_overrides": None,
+    "load_users": "10",
+    "load_duration": "75s",
+    "load_spawn_rate": None,
+    "load_workers": "0",
 }
 
 # The Settings attribute an option lands in, where it differs from the option's name.
@@ -54,6 +62,8 @@ ATTRIBUTE = {"writes": "writes_allowed", "gate_window": "gate_window_s"}
 
 
 def value_of(settings: Settings, name: str) -> Any:
+    if name.startswith("load_"):
+        return settings.load.get(str(SPEC[name].env))
     return getattr(settings, ATTRIBUTE.get(name, name))
 
 
@@ -140,6 +150,10 @@ def test_url_is_stripped_of_spaces_and_trailing_slash() -> None:
 # -- invalid values ------------------------------------------------------------------------------
 
 BAD_VALUES: list[tuple[str, str, str]] = [
+    ("load_users", "many", "whole number"),
+    ("load_users", "0", "whole number"),
+    ("load_duration", "forever", "duration"),
+    ("load_workers", "65", "whole number"),
     ("gate_window", "soon", "expected a duration"),
     ("gate_window", "0s", "expected a duration"),
     ("gate_window", "365d", "between 1 s and 90 days"),

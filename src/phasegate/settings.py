@@ -118,6 +118,33 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "TOML file overriding gate thresholds and windows by id",
     ),
     OptionSpec(
+        "load_users",
+        "--load-users",
+        "PHASEGATE_LOAD_USERS",
+        "simulated users of the load gate (1..1000)",
+        default="10",
+    ),
+    OptionSpec(
+        "load_duration",
+        "--load-duration",
+        "PHASEGATE_LOAD_DURATION",
+        "how long the load gate runs (5s..60m)",
+        default="75s",
+    ),
+    OptionSpec(
+        "load_spawn_rate",
+        "--load-spawn-rate",
+        "PHASEGATE_LOAD_SPAWN_RATE",
+        "users started per second (default: users/10)",
+    ),
+    OptionSpec(
+        "load_workers",
+        "--load-workers",
+        "PHASEGATE_LOAD_WORKERS",
+        "0: one locust process; N: a master on 127.0.0.1 plus N local workers",
+        default="0",
+    ),
+    OptionSpec(
         "writes",
         "--writes",
         "PHASEGATE_WRITES",
@@ -146,6 +173,7 @@ class Settings:
     skillmeat_version: str
     writes_allowed: bool
     gate_window_s: float | None
+    load: Mapping[str, str]  # PHASEGATE_LOAD_* name -> value, validated by phasegate.load
     gate_overrides: Path | None
     sources: Mapping[str, str]
 
@@ -159,6 +187,9 @@ class Settings:
         for spec in OPTIONS:
             if spec.name == "writes":
                 shown["writes"] = "allow" if self.writes_allowed else "deny"
+                continue
+            if spec.name in _LOAD_OPTIONS:
+                shown[spec.name] = self.load.get(str(spec.env))
                 continue
             if spec.name == "gate_window":
                 shown["gate_window"] = self.gate_window_s
@@ -312,8 +343,33 @@ def resolve(
                 spec_by["gate_overrides"], *raw["gate_overrides"], _existing_file, "expected a file"
             )
         ),
+        load=_load_options(spec_by, raw),
         sources={name: source for name, (_, source) in raw.items()},
     )
+
+
+_LOAD_OPTIONS = ("load_users", "load_duration", "load_spawn_rate", "load_workers")
+
+
+def _load_options(
+    spec_by: Mapping[str, OptionSpec], raw: Mapping[str, tuple[str | None, str]]
+) -> dict[str, str]:
+    """The load gate's size, checked now so a bad value is a usage error, not a failed check."""
+    from phasegate.load.config import LoadSettingsError, load_settings
+
+    values: dict[str, str] = {}
+    for name in _LOAD_OPTIONS:
+        value = raw[name][0]
+        env = spec_by[name].env
+        if value is not None and env:
+            values[env] = value
+    try:
+        load_settings(values)
+    except LoadSettingsError as exc:
+        name = next((n for n in _LOAD_OPTIONS if str(spec_by[n].env) in str(exc)), _LOAD_OPTIONS[0])
+        value, source = raw[name]
+        raise _bad(spec_by[name], value or "", source, str(exc).split(": ", 1)[-1]) from None
+    return values
 
 
 def parse_duration(text: str) -> float:

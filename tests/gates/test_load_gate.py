@@ -38,10 +38,10 @@ LOCUSTFILES = Path(__file__).resolve().parents[1] / "load"
 
 
 @pytest.fixture
-def load_size() -> LoadSettings:
-    """The run's size from PHASEGATE_LOAD_*; a bad value is an error of the check, not a FAIL."""
+def load_size(pytestconfig) -> LoadSettings:
+    """The run's size from --load-* / PHASEGATE_LOAD_* (validated when the run starts)."""
     try:
-        return load_settings(os.environ)
+        return load_settings(state_of(pytestconfig).settings.load)
     except LoadSettingsError as exc:
         pytest.fail(f"load settings: {exc}", pytrace=False)
 
