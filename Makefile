@@ -18,8 +18,8 @@ selftest: venv
 	$(BIN)/pytest selftests -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: venv
-	$(BIN)/ruff check src selftests tests conftest.py
-	$(BIN)/ruff format --check src selftests tests conftest.py
+	$(BIN)/ruff check src selftests tests bench conftest.py
+	$(BIN)/ruff format --check src selftests tests bench conftest.py
 
 type: venv
 	$(BIN)/mypy
