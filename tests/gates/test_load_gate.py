@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from phasegate.client import SkillMeatClient
+from phasegate.gates import run_gates
 from phasegate.load import (
     LoadGateSpec,
     LoadPlan,
@@ -109,6 +110,7 @@ def test_p95_under_load(request, target, evidence, load_size):
     result = evaluate(stats, LoadGateSpec())
     evidence.note("summary", result.headline())
     evidence.note("window", stats.summary()["window"])
+    evidence.note("server_view", _server_view(state, phase, run))
     evidence.note("load", result.to_evidence())
     evidence.note(
         "p95_ms",
@@ -129,3 +131,20 @@ def test_p95_under_load(request, target, evidence, load_size):
             f"{result.headline()}; but the cleanup could not be verified (the target kept "
             f"answering 429): {'; '.join(swept.unverified[:3])}"
         )
+
+
+def _server_view(state, phase, run):
+    """The same window as Prometheus saw it, beside locust's numbers (None without Prometheus).
+
+    Informative, not judged here: the metric gates judge the server side over the whole run.
+    """
+    if not state.prometheus_url or run.finished_at <= run.started_at:
+        return None
+    results = run_gates(
+        phase,
+        prometheus_url=state.prometheus_url,
+        window_s=run.finished_at - run.started_at,
+        end=run.finished_at + 2.0,  # one more scrape after the last request
+        ids=["error-rate", "latency-p95"],
+    )
+    return {r.id: {"outcome": r.outcome.value, "reason": r.reason} for r in results}
