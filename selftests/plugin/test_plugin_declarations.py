@@ -119,7 +119,8 @@ def test_tests_without_a_phase_need_no_declaration(
     run_pytest: RunPytest, pytester: pytest.Pytester, double: HttpDouble
 ) -> None:
     pytester.makepyfile(
-        test_checks=suite(check("svc.one")) + "\n\ndef test_plain_helper():\n    assert True\n"
+        test_checks=suite(check("svc.one"))
+        + "\n\ndef test_plain_helper():\n    assert sum([1, 2]) == 3\n"
     )
     run = run_pytest("--phase=phase1", f"--api-url={double.url}")
     assert run.ret == 0, run.output

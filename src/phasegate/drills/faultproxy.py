@@ -50,33 +50,6 @@ import httpx
 
 from phasegate.stack.ports import LOOPBACK
 
-__all__ = [
-    "CHECK_HEADER",
-    "Action",
-    "ActionError",
-    "Answer",
-    "Capture",
-    "Delay",
-    "DeleteField",
-    "DropItems",
-    "FaultProxy",
-    "ProxyEvent",
-    "ProxyRequest",
-    "ProxyResponse",
-    "Ref",
-    "RemoveElement",
-    "RemoveHeader",
-    "ReplaceBody",
-    "Responder",
-    "Rule",
-    "RuleStats",
-    "SetField",
-    "SetHeader",
-    "SetStatus",
-    "SubText",
-    "Upstream",
-]
-
 CHECK_HEADER = "X-Phasegate-Check"
 
 # RFC 9110 section 7.6.1: meaningful for one connection only, never forwarded. Content-Length is
