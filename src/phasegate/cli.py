@@ -1,4 +1,4 @@
-"""The `phasegate` command: install the embedded SkillMeat, run a phase, read a saved verdict."""
+"""The `phasegate` command: install the embedded SkillMeat, run a phase, read saved verdicts."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 
 from phasegate.phases import PhaseError, parse_phase
+from phasegate.rollout_log import RolloutLogError, fill_rollout_log, select_latest
 from phasegate.stack.venv import InstallError, ensure_skillmeat
 from phasegate.verdict import validate
 
@@ -52,21 +53,31 @@ def _gate_numbers(gate: dict[str, Any]) -> str:
     )
 
 
-def _explain(args: argparse.Namespace) -> int:
-    path = Path(args.verdict)
+class _BadVerdict(Exception):
+    """A verdict file that cannot be read or breaks the schema; the message names the file."""
+
+
+def _load_verdict(path: Path) -> dict[str, Any]:
+    """Read and validate a saved verdict, so every command rejects a bad file the same way."""
     try:
         document = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
-        print(f"phasegate explain: cannot read {path}: {exc}", file=sys.stderr)
-        return 4
+        raise _BadVerdict(f"cannot read {path}: {exc}") from None
     try:
         if not isinstance(document, dict):
             raise jsonschema.ValidationError(f"a {type(document).__name__}, not an object")
         validate(document)
     except jsonschema.ValidationError as exc:
-        print(
-            f"phasegate explain: {path} is not a phasegate verdict: {exc.message}", file=sys.stderr
-        )
+        raise _BadVerdict(f"{path} is not a phasegate verdict: {exc.message}") from None
+    return document
+
+
+def _explain(args: argparse.Namespace) -> int:
+    path = Path(args.verdict)
+    try:
+        document = _load_verdict(path)
+    except _BadVerdict as exc:
+        print(f"phasegate explain: {exc}", file=sys.stderr)
         return 4
     print(
         f"{document.get('phase')}: {document.get('decision')}  "
@@ -99,6 +110,50 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log(args: argparse.Namespace) -> int:
+    """Write a copy of the plan with its Rollout Log filled; the plan itself stays as it is."""
+    plan = Path(args.plan)
+    output = Path(args.output) if args.output is not None else Path("reports/rollout-plan.md")
+    if args.output is None and output.resolve() == plan.resolve():
+        print(
+            f"phasegate log: the default output {output} is the --plan file itself; "
+            "pass --output explicitly to overwrite it",
+            file=sys.stderr,
+        )
+        return 4
+    try:
+        # Bytes, not read_text: universal newlines would turn CRLF into LF on the way through.
+        text = plan.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"phasegate log: cannot read --plan {plan}: {exc}", file=sys.stderr)
+        return 4
+    verdicts: list[tuple[str, dict[str, Any]]] = []
+    for name in args.verdicts:
+        try:
+            verdicts.append((Path(name).name, _load_verdict(Path(name))))
+        except _BadVerdict as exc:
+            print(f"phasegate log: {exc}", file=sys.stderr)
+            return 4
+    try:
+        filled = fill_rollout_log(text, verdicts)
+        entries = select_latest(verdicts)
+    except RolloutLogError as exc:
+        print(f"phasegate log: --plan {plan}: {exc}", file=sys.stderr)
+        return 4
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_name(f".{output.name}.tmp")
+        tmp.write_bytes(filled.encode("utf-8"))
+        tmp.replace(output)
+    except OSError as exc:
+        print(f"phasegate log: cannot write {output}: {exc}", file=sys.stderr)
+        return 4
+    print(f"phasegate log: wrote {output}")
+    for phase, entry in entries.items():
+        print(f"  Phase {phase}: {entry.status} {entry.actual_date} ({entry.source})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="phasegate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +167,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     explain.add_argument(
         "--kind", choices=["smoke", "gate", "load", "contract", "drill"], help="only this kind"
     )
+    log = sub.add_parser(
+        "log", help="fill the plan's Rollout Log table from saved verdicts, in a copy of the plan"
+    )
+    log.add_argument("verdicts", nargs="+", metavar="VERDICT.json")
+    log.add_argument("--plan", required=True, help="the rollout plan (markdown); read only")
+    log.add_argument(
+        "--output", help="where to write the filled copy (default: reports/rollout-plan.md)"
+    )
     args, extra = parser.parse_known_args(argv)
     if args.command != "gate" and extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -119,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _install(args)
     if args.command == "gate":
         return _gate(args, extra)
+    if args.command == "log":
+        return _log(args)
     return _explain(args)
 
 
