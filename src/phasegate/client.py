@@ -46,6 +46,21 @@ def _path_id(value: str) -> str:
     return quote(value, safe="")
 
 
+def request_headers(config: ClientConfig, check_id: str | None = None) -> dict[str, str]:
+    """The headers every request of a check carries, whichever HTTP library sends it."""
+    headers = {"User-Agent": "phasegate", "Accept": "application/json"}
+    if config.run_id:
+        headers["X-Phasegate-Run"] = config.run_id
+    if check_id:
+        # Ties a request to its check in server logs and in the fault-injecting proxy.
+        headers["X-Phasegate-Check"] = check_id
+    if config.api_key:
+        headers["X-API-Key"] = config.api_key
+    if config.api_token:
+        headers["Authorization"] = f"Bearer {config.api_token}"
+    return headers
+
+
 class SkillMeatClient:
     def __init__(
         self,
@@ -55,16 +70,7 @@ class SkillMeatClient:
         check_id: str | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        headers = {"User-Agent": "phasegate", "Accept": "application/json"}
-        if config.run_id:
-            headers["X-Phasegate-Run"] = config.run_id
-        if check_id:
-            # Ties a request to its check in server logs and in the fault-injecting proxy.
-            headers["X-Phasegate-Check"] = check_id
-        if config.api_key:
-            headers["X-API-Key"] = config.api_key
-        if config.api_token:
-            headers["Authorization"] = f"Bearer {config.api_token}"
+        headers = request_headers(config, check_id)
         self.config = config
         self._redactor = Redactor(config.secrets)
         self._recorder = recorder

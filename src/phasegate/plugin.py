@@ -27,9 +27,11 @@ from typing import Any, cast
 
 import pytest
 
+from phasegate import allure_support
 from phasegate import verdict as verdict_mod
 from phasegate.checks import PHASE_MARKS, CheckDeclarationError, CheckMeta, build_meta
 from phasegate.client import ClientConfig, SkillMeatClient
+from phasegate.contract.profiles import ContractProfile, profile_for
 from phasegate.evidence import Redactor
 from phasegate.outcomes import CheckResult, Inconclusive, Kind, Outcome
 from phasegate.phases import Phase, phase_from_markexpr, phases_named_in
@@ -65,6 +67,8 @@ class RunState:
     verdict_path: Path | None = None
     verdict: verdict_mod.Verdict | None = None
     previous_sigterm: Any = None
+    contract_profile: ContractProfile | None = None
+    allure_dir: Path | None = None  # set when phasegate chose the Allure results directory
 
     @property
     def ledger_dir(self) -> Path:
@@ -150,17 +154,42 @@ def pytest_configure(config: pytest.Config) -> None:
             prometheus_url=settings.prometheus_url,
             alertmanager_url=settings.alertmanager_url,
         )
+    state.contract_profile = profile_for(
+        settings.phase,
+        settings.contract_profile,
+        seed=settings.contract_seed,
+        examples=settings.contract_examples,
+    )
     config.stash[STATE] = state
     if state.controller:
         config.pluginmanager.register(ResultCollector(state), "phasegate-results")
-    if state.controller and settings.phase is not None:
-        _default_junit(config, settings)
+    if settings.phase is not None:
+        if state.controller:
+            _default_junit(config, settings)
+        state.allure_dir = _default_allure(config, settings, clean=state.controller)
 
 
 def _default_junit(config: pytest.Config, settings: Settings) -> None:
     """A phase run writes JUnit XML unless the user chose a path."""
     if getattr(config.option, "xmlpath", None) is None and settings.phase is not None:
         config.option.xmlpath = str(settings.report_dir / f"junit-{settings.phase.value}.xml")
+
+
+def _default_allure(config: pytest.Config, settings: Settings, *, clean: bool) -> Path | None:
+    """A phase run writes Allure results unless the user chose a directory (or has no allure).
+
+    Runs before allure-pytest's own configure (tryfirst), which reads the option. Only the
+    controller empties the directory: xdist workers write into it side by side.
+    """
+    if not hasattr(config.option, "allure_report_dir") or config.option.allure_report_dir:
+        return None
+    if config.option.collectonly:
+        return None
+    directory = settings.report_dir / "allure-results"
+    if clean:
+        allure_support.reset_results(directory)
+    config.option.allure_report_dir = str(directory)
+    return directory
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -265,6 +294,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             if state.prometheus_url
             else f"none ({state.monitoring_problem or 'no --prometheus-url'})"
         ),
+        f"phasegate: contract profile {state.contract_profile.describe()}"
+        if state.contract_profile is not None
+        else "phasegate: contract profile -",
         f"phasegate: reports in {settings.report_dir}/",
     ]
 
@@ -331,6 +363,23 @@ def pytest_collection_modifyitems(
 
 
 # -- per-check results ---------------------------------------------------------------------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Allure: the check's title, phase labels and severity first, its evidence after."""
+    meta = item.stash.get(META, None)
+    state = state_of(item.config)
+    if meta is not None:
+        callspec = getattr(item, "callspec", None)
+        allure_support.label_check(meta, callspec.id if callspec is not None else None)
+    yield
+    if meta is not None and state is not None:
+        from phasegate.fixtures import EVIDENCE
+
+        evidence = item.stash.get(EVIDENCE, None)
+        if evidence is not None:
+            allure_support.attach_evidence(evidence, Redactor(state.client_config().secrets))
 
 
 def _first_line(text: str, limit: int = 300) -> str:
@@ -562,10 +611,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "settings": state.settings.public(),
             "pytest_exit_status": int(exitstatus),
             "logs": dict(state.stack.logs) if state.stack else {},
+            "contract": state.contract_profile.to_dict() if state.contract_profile else {},
         },
     )
     state.verdict = verdict
     state.verdict_path = verdict_mod.write(verdict, state.settings.report_dir)
+    allure_dir = getattr(session.config.option, "allure_report_dir", None)
+    if allure_dir:
+        allure_support.write_verdict_panels(Path(allure_dir), verdict, state.verdict_path)
     # Usage errors, crashes and interruptions keep pytest's own status; otherwise the decision
     # sets it, so a CI job can branch on GO / NO_GO / INCONCLUSIVE alone.
     decided_by_verdict = (

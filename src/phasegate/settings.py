@@ -145,6 +145,33 @@ OPTIONS: tuple[OptionSpec, ...] = (
         default="0",
     ),
     OptionSpec(
+        "contract_profile",
+        "--contract-profile",
+        "PHASEGATE_CONTRACT_PROFILE",
+        "contract fuzzing profile: auto (full in phases 1-2, safe in 3-4), full (every method, "
+        "invalid input too) or safe (read-only, rate-limited, few examples)",
+        default="auto",
+    ),
+    OptionSpec(
+        "contract_examples",
+        "--contract-examples",
+        "PHASEGATE_CONTRACT_EXAMPLES",
+        "generated examples per operation and mode (1..500; default: the profile's)",
+    ),
+    OptionSpec(
+        "contract_seed",
+        "--contract-seed",
+        "PHASEGATE_CONTRACT_SEED",
+        "seed of the contract fuzzing (same seed, same cases)",
+        default="0",
+    ),
+    OptionSpec(
+        "contract_schema",
+        "--contract-schema",
+        "PHASEGATE_CONTRACT_SCHEMA",
+        "OpenAPI file or URL to fuzz against (default: the target's /api/<version>/openapi.json)",
+    ),
+    OptionSpec(
         "writes",
         "--writes",
         "PHASEGATE_WRITES",
@@ -176,6 +203,10 @@ class Settings:
     load: Mapping[str, str]  # PHASEGATE_LOAD_* name -> value, validated by phasegate.load
     gate_overrides: Path | None
     sources: Mapping[str, str]
+    contract_profile: str = "auto"
+    contract_examples: int | None = None
+    contract_seed: int = 0
+    contract_schema: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -345,6 +376,29 @@ def resolve(
         ),
         load=_load_options(spec_by, raw),
         sources={name: source for name, (_, source) in raw.items()},
+        contract_profile=_convert(
+            spec_by["contract_profile"],
+            *raw["contract_profile"],
+            _one_of(("auto", "full", "safe")),
+            "expected auto, full or safe",
+        ),
+        contract_examples=(
+            None
+            if raw["contract_examples"][0] is None
+            else _convert(
+                spec_by["contract_examples"],
+                *raw["contract_examples"],
+                _int_between(1, 500),
+                "expected a whole number of examples",
+            )
+        ),
+        contract_seed=_convert(
+            spec_by["contract_seed"],
+            *raw["contract_seed"],
+            _int_between(0, 2**32 - 1),
+            "expected a whole number",
+        ),
+        contract_schema=raw["contract_schema"][0],
     )
 
 
@@ -393,3 +447,23 @@ def _allow_deny(text: str) -> bool:
     if value not in {"allow", "deny"}:
         raise ValueError("not allow or deny")
     return value == "allow"
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise ValueError(f"not one of {', '.join(choices)}")
+        return value
+
+    return check
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def check(text: str) -> int:
+        value = int(text.strip())
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return check

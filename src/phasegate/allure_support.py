@@ -1,0 +1,115 @@
+"""What phasegate adds to allure-pytest's results: readable checks and the decision on top.
+
+allure-pytest records every test; this module names each one after its check, labels it with
+its phases, kind and severity, attaches the evidence the verdict holds, and writes the
+environment and executor panels so the Overview page of the report leads with GO / NO_GO.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import allure
+from allure_commons.types import AttachmentType, Severity
+
+from phasegate.checks import CheckMeta
+from phasegate.evidence import Evidence, Redactor
+from phasegate.verdict import Verdict
+
+ENVIRONMENT_FILE = "environment.properties"
+EXECUTOR_FILE = "executor.json"
+
+
+def reset_results(directory: Path) -> None:
+    """A run's results replace the last run's: stale entries would mix two runs' checks."""
+    if directory.is_dir():
+        shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+
+
+def check_title(meta: CheckMeta, param_id: str | None) -> str:
+    return f"{meta.title} [{param_id}]" if param_id and param_id not in meta.title else meta.title
+
+
+def label_check(meta: CheckMeta, param_id: str | None) -> None:
+    allure.dynamic.title(check_title(meta, param_id))
+    allure.dynamic.description(f"Check `{meta.id}`.\n\n{meta.description}")
+    allure.dynamic.feature(meta.kind.value)
+    allure.dynamic.story(meta.id.split(".", 1)[0])
+    allure.dynamic.severity(Severity.BLOCKER if meta.blocking else Severity.MINOR)
+    allure.dynamic.label("check_id", meta.id)
+    for phase in meta.phases:
+        allure.dynamic.label("phase", phase)
+        allure.dynamic.tag(phase)
+    allure.dynamic.tag("blocking" if meta.blocking else "warning")
+
+
+def _json(value: Any, redactor: Redactor) -> str:
+    return redactor.text(json.dumps(redactor.data(value), indent=2, default=repr))
+
+
+def attach_evidence(evidence: Evidence, redactor: Redactor) -> None:
+    """Every recorded exchange (not only the last few the verdict keeps) and the facts."""
+    if evidence.facts:
+        allure.attach(
+            _json(evidence.facts, redactor), name="evidence", attachment_type=AttachmentType.JSON
+        )
+    if evidence.exchanges:
+        allure.attach(
+            _json([e.to_dict() for e in evidence.exchanges], redactor),
+            name=f"HTTP exchanges ({evidence.total_exchanges})",
+            attachment_type=AttachmentType.JSON,
+        )
+
+
+def _property_value(text: str) -> str:
+    # Java properties: one line per key; backslashes and line breaks must be escaped.
+    return text.replace("\\", "\\\\").replace("\n", " ").replace("\r", " ")
+
+
+def _property_key(text: str) -> str:
+    return _property_value(text).replace(" ", "\\ ").replace(":", "\\:").replace("=", "\\=")
+
+
+def verdict_panel(verdict: Verdict, verdict_path: Path | None) -> dict[str, str]:
+    """Ordered as a reader should meet them: the decision, then why."""
+    contract = verdict.run.get("contract") or {}
+    panel = {
+        "Decision": verdict.decision.value,
+        "Phase": verdict.phase,
+        "Reasons": "; ".join(verdict.reasons) or "none",
+        "Warnings": f"{len(verdict.warnings)}: " + "; ".join(verdict.warnings)
+        if verdict.warnings
+        else "none",
+        "Target": str(verdict.target.get("api_url") or "-"),
+        "SkillMeat version": str(verdict.target.get("skillmeat_version") or "-"),
+        "Contract profile": str(contract.get("description") or "-"),
+        "Run id": verdict.run_id,
+        "Finished": verdict.finished_at,
+    }
+    if verdict_path is not None:
+        panel["Verdict file"] = str(verdict_path)
+    return panel
+
+
+def _properties(panel: Mapping[str, str]) -> str:
+    return "".join(f"{_property_key(k)}={_property_value(v)}\n" for k, v in panel.items())
+
+
+def write_verdict_panels(directory: Path, verdict: Verdict, verdict_path: Path | None) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / ENVIRONMENT_FILE).write_text(
+        _properties(verdict_panel(verdict, verdict_path)), encoding="utf-8"
+    )
+    headline = f"{verdict.phase}: {verdict.decision.value}"
+    executor = {
+        "name": "phasegate",
+        "type": "phasegate",
+        "buildName": f"{headline} ({len(verdict.reasons)} reasons)",
+        "reportName": f"phasegate {headline}",
+    }
+    (directory / EXECUTOR_FILE).write_text(json.dumps(executor, indent=2), encoding="utf-8")

@@ -1,0 +1,228 @@
+"""Create, read, delete, read again: a resource must exist after its create and be gone after
+its delete.
+
+SkillMeat's OpenAPI declares no links, so schemathesis's own stateful phase has nothing to
+follow; these sequences spell the same expectation out with cases schemathesis generates for
+the create operation, and judge every response with the same checks the fuzzing uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemathesis.core.failures import FailureGroup
+from schemathesis.generation import GenerationMode
+
+from phasegate.contract.fuzz import (
+    POSITIVE_CHECKS,
+    Case,
+    FuzzReport,
+    Pins,
+    Sender,
+    case_failure,
+    failures_of,
+    run_examples,
+)
+
+# Fields that legitimately change between the create answer and a later read.
+VOLATILE_FIELDS = frozenset({"access_count", "updated_at", "last_accessed_at", "memory_count"})
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One REST resource of the family: where it is created and where one instance lives."""
+
+    name: str
+    create: str  # path below the API prefix, POST
+    instance: str  # path below the API prefix with one `{param}`, GET and DELETE
+    param: str
+
+
+RESOURCES: tuple[Resource, ...] = (
+    Resource("memory-items", "/memory-items", "/memory-items/{item_id}", "item_id"),
+    Resource("context-modules", "/context-modules", "/context-modules/{module_id}", "module_id"),
+)
+
+
+@dataclass
+class CrudReport(FuzzReport):
+    sequences: int = 0
+    completed: int = 0
+    not_created: Mapping[int, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        base = super().summary()
+        return f"{base}; {self.completed} of {self.sequences} sequences reached delete"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data.update(sequences=self.sequences, completed=self.completed)
+        return data
+
+
+def _validate(case: Case, response: Any, sender: Sender, report: FuzzReport, step: str) -> None:
+    try:
+        case.validate_response(response, checks=list(POSITIVE_CHECKS))
+    except (Exception, FailureGroup) as exc:  # FailureGroup is a BaseExceptionGroup
+        for failure in failures_of(exc):
+            report.add_failure(
+                case_failure(
+                    failure,
+                    check="",
+                    title="",
+                    message="",
+                    mode=step,
+                    case=case,
+                    response=response,
+                    sender=sender,
+                )
+            )
+
+
+def _expect(
+    report: FuzzReport,
+    sender: Sender,
+    case: Case,
+    response: Any,
+    *,
+    check: str,
+    step: str,
+    expected: str,
+    ok: bool,
+) -> bool:
+    if not ok:
+        report.add_failure(
+            case_failure(
+                None,
+                check=check,
+                title=f"{step}: expected {expected}",
+                message=f"{case.method} {case.formatted_path} answered {response.status_code}, "
+                f"expected {expected}",
+                mode=step,
+                case=case,
+                response=response,
+                sender=sender,
+            )
+        )
+    return ok
+
+
+def _changed_fields(created: Mapping[str, Any], read: Mapping[str, Any]) -> list[str]:
+    return sorted(
+        key
+        for key, value in created.items()
+        if key not in VOLATILE_FIELDS and key in read and read[key] != value
+    )
+
+
+def crud_sequences(
+    schema: Any,
+    resource: Resource,
+    api_prefix: str,
+    pins: Pins,
+    sender: Sender,
+    *,
+    count: int,
+    seed: int,
+    on_created: Callable[[str], None],
+    on_deleted: Callable[[str], None],
+) -> CrudReport:
+    """`count` generated creates, each followed by read, delete, read; every step judged."""
+    create_op = schema[f"{api_prefix}{resource.create}"]["POST"]
+    read_op = schema[f"{api_prefix}{resource.instance}"]["GET"]
+    delete_op = schema[f"{api_prefix}{resource.instance}"]["DELETE"]
+    report = CrudReport(operation=f"CRUD {resource.name}", profile="full")
+    not_created: dict[int, int] = {}
+    query = {"project_id": pins.project_id} if pins.project_id else None
+
+    def sequence(create: Case) -> None:
+        report.sequences += 1
+        report.examples["create"] += 1
+        created = sender.send(create)
+        report.statuses[created.status_code] += 1
+        if created.status_code != 201:
+            # A valid body the server refuses (a duplicate, say) is judged by the fuzzing of
+            # the create operation; here it only means this sequence cannot go on.
+            not_created[created.status_code] = not_created.get(created.status_code, 0) + 1
+            _validate(create, created, sender, report, "create")
+            return
+        _validate(create, created, sender, report, "create")
+        body = created.json()
+        resource_id = str(body.get("id", ""))
+        if not resource_id:
+            _expect(
+                report,
+                sender,
+                create,
+                created,
+                check="ensure_resource_availability",
+                step="create",
+                expected="an id in the 201 body",
+                ok=False,
+            )
+            return
+        on_created(resource_id)
+        params = {resource.param: resource_id}
+        read = read_op.Case(path_parameters=params)
+        fetched = sender.send(read)
+        report.statuses[fetched.status_code] += 1
+        if _expect(
+            report,
+            sender,
+            read,
+            fetched,
+            check="ensure_resource_availability",
+            step="read after create",
+            expected="200",
+            ok=fetched.status_code == 200,
+        ):
+            _validate(read, fetched, sender, report, "read after create")
+            changed = _changed_fields(body, fetched.json())
+            _expect(
+                report,
+                sender,
+                read,
+                fetched,
+                check="ensure_resource_availability",
+                step="read after create",
+                expected=f"the created fields unchanged (changed: {', '.join(changed)})",
+                ok=not changed,
+            )
+        delete = delete_op.Case(path_parameters=params)
+        deleted = sender.send(delete)
+        report.statuses[deleted.status_code] += 1
+        if not _expect(
+            report,
+            sender,
+            delete,
+            deleted,
+            check="ensure_resource_availability",
+            step="delete",
+            expected="204",
+            ok=deleted.status_code == 204,
+        ):
+            return
+        _validate(delete, deleted, sender, report, "delete")
+        on_deleted(resource_id)
+        report.completed += 1
+        gone = read_op.Case(path_parameters=params)
+        after = sender.send(gone)
+        report.statuses[after.status_code] += 1
+        if _expect(
+            report,
+            sender,
+            gone,
+            after,
+            check="use_after_free",
+            step="read after delete",
+            expected="404",
+            ok=after.status_code == 404,
+        ):
+            _validate(gone, after, sender, report, "read after delete")
+
+    strategy = create_op.as_strategy(generation_mode=GenerationMode.POSITIVE, query=query)
+    run_examples(strategy, count, seed, sequence)
+    report.not_created = not_created
+    return report

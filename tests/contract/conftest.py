@@ -1,0 +1,122 @@
+"""Fixtures of the contract suite: the target's own schema, the profile, and real values to pin.
+
+The schema is loaded through a fixture, from the target the run decided on (`--api-url` or the
+embedded stack), so the contract fuzzed is always the one the target publishes. Each operation
+gets a project of its own, two items and a module that cases may point at; whatever the
+fuzzing created in that project is swept into the cleanup registry before it is deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from phasegate.client import SkillMeatClient, request_headers
+from phasegate.contract import Pins, SchemaUnavailable, Sender, load_schema
+from phasegate.evidence import Redactor
+from phasegate.fixtures import PROJECTS_ROOT, unique
+from phasegate.outcomes import Inconclusive
+from phasegate.plugin import META, state_of
+from phasegate.resources import Registry, Resource
+
+MAX_PAGES = 50
+CONTRACT_DIR = Path(__file__).parent
+
+
+def _profile(config):
+    return state_of(config).contract_profile
+
+
+def pytest_collection_modifyitems(config, items):
+    """A read-only profile deselects what writes through the API (not skips: skips block GO)."""
+    profile = _profile(config)
+    if profile is None or not profile.read_only:
+        return
+
+    def writes(item) -> bool:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        operation = params.get("operation")
+        return "resource" in params or (operation is not None and not operation.read_only)
+
+    dropped = [item for item in items if item.path.parent == CONTRACT_DIR and writes(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
+
+
+@pytest.fixture(scope="session")
+def contract_profile(pytestconfig):
+    return _profile(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def contract_schema(pytestconfig, target):
+    state = state_of(pytestconfig)
+    try:
+        return load_schema(state.client_config(), state.settings.contract_schema)
+    except SchemaUnavailable as exc:
+        raise Inconclusive(f"no contract to fuzz: {exc}") from None
+
+
+@pytest.fixture
+def contract_sender(request, target, evidence, contract_profile):
+    """Requests of one check: its headers, its own client network for the burst limiter."""
+    state = state_of(request.config)
+    meta = request.node.stash.get(META, None)
+    check_id = meta.id if meta else "contract"
+    digest = hashlib.sha256(f"{check_id}-{os.getpid()}".encode()).digest()
+    headers = request_headers(state.client_config(), check_id)
+    sender = Sender(
+        target.api_url,
+        headers,
+        redactor=Redactor(state.client_config().secrets),
+        timeout_s=state.settings.request_timeout,
+        recorder=evidence.record,
+        max_requests_per_s=contract_profile.max_requests_per_s,
+        client_network=f"10.{digest[0]}.{digest[1]}",
+    )
+    yield sender
+    sender.close()
+
+
+def _listed(api: SkillMeatClient, path: str, project_id: str) -> list[dict]:
+    found: list[dict] = []
+    cursor = None
+    for _ in range(MAX_PAGES):
+        params = {"project_id": project_id, "limit": 100, "cursor": cursor}
+        response = api.api("GET", path, params=params)
+        if response.status_code != 200:
+            raise AssertionError(f"sweep: GET {path} answered {response.status_code}")
+        body = response.json()
+        found.extend(entry for entry in body.get("items", []) if isinstance(entry, dict))
+        cursor = body.get("next_cursor")
+        if not body.get("has_more") or not cursor:
+            return found
+    raise AssertionError(f"sweep: GET {path} still had more after {MAX_PAGES} pages")
+
+
+def sweep_project(api: SkillMeatClient, cleanup: Registry, project_id: str) -> int:
+    """Register for deletion whatever the fuzzing created in the project (imports, merges...)."""
+    known = {resource.id for resource in cleanup}
+    added = 0
+    for kind, path in (("module", "/context-modules"), ("item", "/memory-items")):
+        for entry in _listed(api, path, project_id):
+            if str(entry.get("id")) not in known:
+                label = str(entry.get("name") or entry.get("content") or "")[:60]
+                cleanup.add(Resource(kind, str(entry["id"]), f"contract: {label}", project_id))
+                added += 1
+    return added
+
+
+@pytest.fixture
+def contract_pins(api, cleanup, project, make_item, make_module, target, evidence):
+    items = tuple(
+        make_item(project.id, content=f"contract pin {n}", status="active")["id"] for n in (1, 2)
+    )
+    module = make_module(project.id)["id"]
+    server_dir = str(PROJECTS_ROOT / target.run_id / unique(target, "files"))
+    yield Pins(project.id, items, (module,), server_dir)
+    evidence.note("swept", sweep_project(api, cleanup, project.id))

@@ -1,0 +1,29 @@
+"""The contract checks' parameters: one check id per operation, one per CRUD resource."""
+
+from __future__ import annotations
+
+import pytest
+
+from phasegate.contract import OPERATIONS, RESOURCES
+
+
+def _check_mark(title: str):
+    return pytest.mark.check("contract", kind="contract", title=title)
+
+
+def operation_params():
+    for op in OPERATIONS:
+        yield pytest.param(
+            op,
+            id=op.param_id,
+            marks=_check_mark(f"{op.label} honours the target's own OpenAPI contract"),
+        )
+
+
+def resource_params():
+    for resource in RESOURCES:
+        yield pytest.param(
+            resource,
+            id=f"crud-{resource.name}",
+            marks=_check_mark(f"A {resource.name} resource exists after create, gone after delete"),
+        )
