@@ -34,6 +34,10 @@ LAYERS: dict[str, tuple[str, str, str]] = {
     "load_duration": ("30s", "2m", "1m30s"),
     "load_spawn_rate": ("2", "0.5", "100"),
     "load_workers": ("2", "0", "64"),
+    "contract_profile": ("safe", "full", " Auto "),
+    "contract_examples": ("5", "1", "500"),
+    "contract_seed": ("7", "0", "4294967295"),
+    "contract_schema": ("/tmp/openapi.json", "https://schema.example/openapi.json", "api.json"),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -55,6 +59,10 @@ DEFAULTS: dict[str, Any] = {
     "load_duration": "75s",
     "load_spawn_rate": None,
     "load_workers": "0",
+    "contract_profile": "auto",
+    "contract_examples": None,
+    "contract_seed": 0,
+    "contract_schema": None,
 }
 
 # The Settings attribute an option lands in, where it differs from the option's name.
@@ -82,6 +90,10 @@ def converted(name: str, raw: str) -> Any:
         return {"4h": 14400.0, "90": 90.0, "1h30m": 5400.0}[raw]
     if name == "gate_overrides":
         return Path(raw)
+    if name == "contract_profile":
+        return raw.strip().lower()
+    if name in ("contract_examples", "contract_seed"):
+        return int(raw)
     return raw
 
 
@@ -182,6 +194,12 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("skillmeat_version", "0.74.0; rm -rf /", "release such as 0.74.0"),
     ("writes", "yes", "expected allow or deny"),
     ("writes", "read-only", "expected allow or deny"),
+    ("contract_profile", "aggressive", "expected auto, full or safe"),
+    ("contract_examples", "0", "whole number of examples"),
+    ("contract_examples", "501", "whole number of examples"),
+    ("contract_examples", "many", "whole number of examples"),
+    ("contract_seed", "-1", "whole number"),
+    ("contract_seed", "0x10", "whole number"),
 ]
 
 
