@@ -152,3 +152,89 @@ def test_phase3_without_a_canary_stack_says_so(tmp_path: Path) -> None:
     assert code == 6, output[-3000:]
     assert verdict["decision"] == "INCONCLUSIVE"
     assert any("canary" in reason for reason in verdict["reasons"]), verdict["reasons"]
+
+
+# Contract fuzzing (seeded, so the same cases every run) of 0.74.0 against its own OpenAPI.
+CONTRACT_PHASE2_FAILS = {
+    # an invalid `cursor` answers 400 ("Incorrect padding", a Python unpacking error), undocumented
+    "contract.get-memory-items-search",
+    "contract.get-memory-items-global",
+    # invalid bodies answer 400 where the schema documents only 422
+    "contract.post-memory-items-bulk-promote",
+    "contract.post-memory-items-bulk-deprecate",
+    "contract.post-memory-items-extract-preview",
+    "contract.post-memory-items-extract-apply",
+    # 500 on a valid body with extra properties; 500 on an import folder that does not exist;
+    # 500 on an invalid update body
+    "contract.post-context-modules-module_id-memories",
+    "contract.post-memory-items-import",
+    "contract.put-memory-items-item_id",
+}
+CONTRACT_PHASE4_FAILS = {"contract.get-memory-items-search", "contract.get-memory-items-global"}
+
+
+def contract_checks(verdict: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in verdict["checks"] if c["kind"] == "contract"]
+
+
+def assert_failures_reproducible(verdict: dict[str, Any]) -> None:
+    for check in contract_checks(verdict):
+        if check["outcome"] != "fail":
+            continue
+        failures = check["evidence"]["facts"]["contract"]["failures"]
+        assert failures, check["id"]
+        for failure in failures:
+            assert failure["curl"].startswith("curl -X "), failure
+            assert failure["path"] in failure["curl"] or failure["method"] in failure["curl"]
+            assert {"method", "path", "body", "status", "check"} <= failure.keys()
+
+
+def allure_titles(report_dir: Path) -> list[str]:
+    return [
+        json.loads(path.read_text())["name"]
+        for path in (report_dir / "allure-results").glob("*-result.json")
+    ]
+
+
+def test_phase2_contract_on_real_skillmeat(tmp_path: Path) -> None:
+    from phasegate import report_html
+
+    code, verdict, output = run_phase("phase2", tmp_path, "tests/contract")
+    assert code == 1, output[-3000:]
+    assert verdict["run"]["contract"]["name"] == "full"
+    checks = contract_checks(verdict)
+    assert len(checks) == 27 + 2 + 1  # every operation, two CRUD resources, the catalog
+    assert outcomes(verdict, "fail", "error") == CONTRACT_PHASE2_FAILS, output[-3000:]
+    assert not outcomes(verdict, "inconclusive", "skipped"), "a contract check could not decide"
+    assert {"contract.crud-memory-items", "contract.crud-context-modules"} <= outcomes(
+        verdict, "pass"
+    )
+    assert "run.cleanup.orphans" in outcomes(verdict, "pass")
+    assert_failures_reproducible(verdict)
+    # Allure: one entry per check, the decision on the Overview, checks drawn in Chromium.
+    titles = allure_titles(tmp_path)
+    assert len(titles) == len(checks)
+    assert "Decision=NO_GO" in (tmp_path / "allure-results" / "environment.properties").read_text()
+    index = report_html.render(tmp_path / "allure-results", tmp_path / "html", single_file=True)
+    overview = report_html.visible_text(report_html.rendered_dom(index.as_uri()))
+    assert "phasegate phase2: NO_GO" in overview
+    assert "Decision NO_GO" in overview
+    listed = report_html.visible_text(report_html.rendered_dom(index.as_uri() + "#behaviors"))
+    for title in titles:
+        assert title in listed, title
+    no_server_left(verdict)
+
+
+def test_phase4_contract_is_read_only_and_safe(tmp_path: Path) -> None:
+    code, verdict, output = run_phase("phase4", tmp_path, "tests/contract")
+    assert code == 1, output[-3000:]
+    assert verdict["run"]["contract"]["name"] == "safe"
+    checks = contract_checks(verdict)
+    fuzzed = [c for c in checks if c["id"] != "contract.catalog"]
+    assert len(fuzzed) == 8 and all(c["id"].startswith("contract.get-") for c in fuzzed)
+    assert outcomes(verdict, "fail", "error") == CONTRACT_PHASE4_FAILS, output[-3000:]
+    for check in fuzzed:
+        report = check["evidence"]["facts"]["contract"]
+        assert set(report["examples"]) == {"positive"}, check["id"]  # no invalid input
+        assert sum(report["examples"].values()) <= 6 + 2, check["id"]
+    no_server_left(verdict)

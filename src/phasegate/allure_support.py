@@ -31,15 +31,14 @@ def reset_results(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
 
 
-def check_title(meta: CheckMeta, param_id: str | None) -> str:
-    return f"{meta.title} [{param_id}]" if param_id and param_id not in meta.title else meta.title
-
-
-def label_check(meta: CheckMeta, param_id: str | None) -> None:
-    allure.dynamic.title(check_title(meta, param_id))
+def label_check(meta: CheckMeta) -> None:
+    """Titles come from the check (parameters are shown beside them by Allure itself)."""
+    allure.dynamic.title(meta.title)
     allure.dynamic.description(f"Check `{meta.id}`.\n\n{meta.description}")
-    allure.dynamic.feature(meta.kind.value)
-    allure.dynamic.story(meta.id.split(".", 1)[0])
+    # Suites group by kind and check family; Behaviors stays a flat list of every check by its
+    # title (feature/story labels would fold it into collapsed groups).
+    allure.dynamic.parent_suite(meta.kind.value)
+    allure.dynamic.suite(meta.id.split(".", 1)[0])
     allure.dynamic.severity(Severity.BLOCKER if meta.blocking else Severity.MINOR)
     allure.dynamic.label("check_id", meta.id)
     for phase in meta.phases:

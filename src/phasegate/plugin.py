@@ -371,8 +371,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     meta = item.stash.get(META, None)
     state = state_of(item.config)
     if meta is not None:
-        callspec = getattr(item, "callspec", None)
-        allure_support.label_check(meta, callspec.id if callspec is not None else None)
+        allure_support.label_check(meta)
     yield
     if meta is not None and state is not None:
         from phasegate.fixtures import EVIDENCE

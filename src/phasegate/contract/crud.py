@@ -30,7 +30,7 @@ from phasegate.contract.fuzz import (
 VOLATILE_FIELDS = frozenset({"access_count", "updated_at", "last_accessed_at", "memory_count"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Resource:
     """One REST resource of the family: where it is created and where one instance lives."""
 
@@ -38,6 +38,9 @@ class Resource:
     create: str  # path below the API prefix, POST
     instance: str  # path below the API prefix with one `{param}`, GET and DELETE
     param: str
+
+    def __repr__(self) -> str:  # what pytest and Allure show as the parameter
+        return self.name
 
 
 RESOURCES: tuple[Resource, ...] = (

@@ -122,6 +122,8 @@ class FuzzReport:
     rate_limited: int = 0
     failures: list[CaseFailure] = field(default_factory=list)
     failure_count: int = 0
+    # Modes the schema gives nothing to generate from (an operation with no constraint to break).
+    ungenerated: list[str] = field(default_factory=list)
 
     def add_failure(self, failure: CaseFailure) -> None:
         self.failure_count += 1
@@ -143,9 +145,10 @@ class FuzzReport:
             else "no check failed"
         )
         limited = f", {self.rate_limited} rate-limited" if self.rate_limited else ""
+        none = f" (no {' or '.join(self.ungenerated)} case exists)" if self.ungenerated else ""
         return (
-            f"{self.operation}: {modes or 'no'} examples, statuses {codes or '-'}{limited}; "
-            f"{outcome}"
+            f"{self.operation}: {modes or 'no'} examples{none}, statuses {codes or '-'}"
+            f"{limited}; {outcome}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -157,6 +160,7 @@ class FuzzReport:
             "rate_limited": self.rate_limited,
             "failure_count": self.failure_count,
             "failures": [f.to_dict() for f in self.failures],
+            "ungenerated": list(self.ungenerated),
         }
 
 
@@ -251,9 +255,13 @@ class Sender:
 
 
 def _retry_after(response: Any) -> float:
+    # schemathesis' Response keeps headers with lowercase names and a list of values each.
+    value = response.headers.get("retry-after", "1")
+    if isinstance(value, list | tuple):
+        value = value[0] if value else "1"
     try:
-        seconds = float(response.headers.get("Retry-After", "1"))
-    except ValueError:
+        seconds = float(value)
+    except (TypeError, ValueError):
         seconds = 1.0
     return max(0.0, min(seconds, RETRY_AFTER_CAP_S))
 
@@ -421,7 +429,10 @@ def case_strategy(
                 # Always: a generated folder name would make the server write where it chose.
                 if pins.server_dir is None:
                     case.body.pop(name, None)
-                elif isinstance(case.body.get(name), str) and case.body[name]:
+                elif isinstance(case.body.get(name), str) and (
+                    case.body[name] or mode is GenerationMode.POSITIVE
+                ):
+                    # An invalid case keeps an empty name invalid: `server_dir_is_safe` drops it.
                     case.body[name] = pins.server_dir
             if mode is GenerationMode.POSITIVE and use_real and pins.item_ids:
                 for name in _ID_FIELDS:
@@ -439,14 +450,15 @@ def case_strategy(
 
 
 def server_dir_is_safe(case: Case, spec: OperationSpec, pins: Pins) -> bool:
-    """A case that still names a folder we did not choose is never sent."""
+    """A case that still names a folder we did not choose is never sent.
+
+    Any other value counts as naming one: an empty string is the server's working directory to
+    many servers, and a lenient one may coerce a number or a list into a path.
+    """
     if not spec.server_dirs or not isinstance(case.body, dict):
         return True
     return all(
-        not isinstance(case.body.get(name), str)
-        or not case.body[name]
-        or case.body[name] == pins.server_dir
-        for name in spec.server_dirs
+        name not in case.body or case.body[name] == pins.server_dir for name in spec.server_dirs
     )
 
 
@@ -514,5 +526,14 @@ def fuzz_operation(
                         )
                     )
 
-        run_examples(case_strategy(operation, spec, mode, pins), count, profile.seed + offset, one)
+        try:
+            run_examples(
+                case_strategy(operation, spec, mode, pins), count, profile.seed + offset, one
+            )
+        except hypothesis.errors.Unsatisfiable:
+            # Nothing in the operation can be made invalid (say, one unconstrained string in
+            # the path): there is no invalid input to refuse. Valid cases must always exist.
+            if mode is not GenerationMode.NEGATIVE or report.examples[mode.value]:
+                raise
+            report.ungenerated.append(mode.value)
     return report

@@ -18,7 +18,7 @@ FAMILY_PREFIXES = ("/memory-items", "/context-modules", "/context-packs")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class OperationSpec:
     method: str
     path: str  # below the API prefix, with the target schema's own parameter names
@@ -41,6 +41,9 @@ class OperationSpec:
     @property
     def label(self) -> str:
         return f"{self.method} {self.path}"
+
+    def __repr__(self) -> str:  # what pytest and Allure show as the parameter
+        return self.label
 
 
 def _ops(method: str, *paths: str) -> tuple[OperationSpec, ...]:
