@@ -17,7 +17,7 @@ import allure
 from allure_commons.types import AttachmentType, Severity
 
 from phasegate.checks import CheckMeta
-from phasegate.evidence import Evidence, Redactor
+from phasegate.evidence import REDACTED, Evidence, Redactor
 from phasegate.verdict import Verdict
 
 ENVIRONMENT_FILE = "environment.properties"
@@ -63,6 +63,31 @@ def attach_evidence(evidence: Evidence, redactor: Redactor) -> None:
             name=f"HTTP exchanges ({evidence.total_exchanges})",
             attachment_type=AttachmentType.JSON,
         )
+
+
+def scrub_results(directory: Path, secrets: tuple[str, ...]) -> int:
+    """Remove credentials from every file allure-pytest wrote; returns how many files changed.
+
+    allure-pytest builds a failed test's message and trace from the exception itself, before
+    and apart from the report pytest's own writers see, so the one safe place is the files. Run
+    after every process has written its results (the controller's session finish).
+    """
+    patterns = [s.encode() for s in secrets if s]
+    patterns += [json.dumps(s)[1:-1].encode() for s in secrets if s]
+    if not patterns or not directory.is_dir():
+        return 0
+    changed = 0
+    for path in directory.iterdir():
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        clean = data
+        for pattern in patterns:
+            clean = clean.replace(pattern, REDACTED.encode())
+        if clean != data:
+            path.write_bytes(clean)
+            changed += 1
+    return changed
 
 
 def _property_value(text: str) -> str:

@@ -618,6 +618,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     allure_dir = getattr(session.config.option, "allure_report_dir", None)
     if allure_dir:
         allure_support.write_verdict_panels(Path(allure_dir), verdict, state.verdict_path)
+        allure_support.scrub_results(Path(allure_dir), state.client_config().secrets)
     # Usage errors, crashes and interruptions keep pytest's own status; otherwise the decision
     # sets it, so a CI job can branch on GO / NO_GO / INCONCLUSIVE alone.
     decided_by_verdict = (
