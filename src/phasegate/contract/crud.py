@@ -65,51 +65,48 @@ class CrudReport(FuzzReport):
         return data
 
 
-def _validate(case: Case, response: Any, sender: Sender, report: FuzzReport, step: str) -> None:
-    try:
-        case.validate_response(response, checks=list(POSITIVE_CHECKS))
-    except (Exception, FailureGroup) as exc:  # FailureGroup is a BaseExceptionGroup
-        for failure in failures_of(exc):
-            report.add_failure(
-                case_failure(
-                    failure,
-                    check="",
-                    title="",
-                    message="",
-                    mode=step,
-                    case=case,
-                    response=response,
-                    sender=sender,
-                )
-            )
+@dataclass
+class _Steps:
+    """One sequence's calls: each is sent, counted and judged into the shared report."""
 
+    report: CrudReport
+    sender: Sender
 
-def _expect(
-    report: FuzzReport,
-    sender: Sender,
-    case: Case,
-    response: Any,
-    *,
-    check: str,
-    step: str,
-    expected: str,
-    ok: bool,
-) -> bool:
-    if not ok:
-        report.add_failure(
+    def send(self, case: Case) -> Any:
+        response = self.sender.send(case)
+        self.report.statuses[response.status_code] += 1
+        return response
+
+    def validate(self, case: Case, response: Any, step: str) -> None:
+        try:
+            case.validate_response(response, checks=list(POSITIVE_CHECKS))
+        except (Exception, FailureGroup) as exc:  # FailureGroup is a BaseExceptionGroup
+            for failure in failures_of(exc):
+                self._add(failure, case, response, step, check="", expected="")
+
+    def expect(
+        self, case: Case, response: Any, *, ok: bool, check: str, step: str, expected: str
+    ) -> bool:
+        if not ok:
+            self._add(None, case, response, step, check=check, expected=expected)
+        return ok
+
+    def _add(
+        self, failure: Any, case: Case, response: Any, step: str, *, check: str, expected: str
+    ) -> None:
+        self.report.add_failure(
             case_failure(
-                None,
+                failure,
                 check=check,
                 title=f"{step}: expected {expected}",
-                message=f"{case.method} {case.formatted_path} answered {response.status_code}, "
-                f"expected {expected}",
+                message=f"{case.method} {case.formatted_path} answered "
+                f"{response.status_code}, expected {expected}",
                 mode=step,
                 case=case,
                 response=response,
-                sender=sender,
+                sender=self.sender,
             )
         )
-    return ok
 
 
 def _changed_fields(created: Mapping[str, Any], read: Mapping[str, Any]) -> list[str]:
@@ -137,93 +134,79 @@ def crud_sequences(
     read_op = schema[f"{api_prefix}{resource.instance}"]["GET"]
     delete_op = schema[f"{api_prefix}{resource.instance}"]["DELETE"]
     report = CrudReport(operation=f"CRUD {resource.name}", profile="full")
+    steps = _Steps(report, sender)
     not_created: dict[int, int] = {}
     query = {"project_id": pins.project_id} if pins.project_id else None
+    available = "ensure_resource_availability"
 
     def sequence(create: Case) -> None:
         report.sequences += 1
         report.examples["create"] += 1
-        created = sender.send(create)
-        report.statuses[created.status_code] += 1
+        created = steps.send(create)
+        steps.validate(create, created, "create")
         if created.status_code != 201:
             # A valid body the server refuses (a duplicate, say) is judged by the fuzzing of
             # the create operation; here it only means this sequence cannot go on.
             not_created[created.status_code] = not_created.get(created.status_code, 0) + 1
-            _validate(create, created, sender, report, "create")
             return
-        _validate(create, created, sender, report, "create")
         body = created.json()
         resource_id = str(body.get("id", ""))
-        if not resource_id:
-            _expect(
-                report,
-                sender,
-                create,
-                created,
-                check="ensure_resource_availability",
-                step="create",
-                expected="an id in the 201 body",
-                ok=False,
-            )
+        if not steps.expect(
+            create,
+            created,
+            ok=bool(resource_id),
+            check=available,
+            step="create",
+            expected="an id in the 201 body",
+        ):
             return
         on_created(resource_id)
         params = {resource.param: resource_id}
         read = read_op.Case(path_parameters=params)
-        fetched = sender.send(read)
-        report.statuses[fetched.status_code] += 1
-        if _expect(
-            report,
-            sender,
+        fetched = steps.send(read)
+        if steps.expect(
             read,
             fetched,
-            check="ensure_resource_availability",
+            ok=fetched.status_code == 200,
+            check=available,
             step="read after create",
             expected="200",
-            ok=fetched.status_code == 200,
         ):
-            _validate(read, fetched, sender, report, "read after create")
+            steps.validate(read, fetched, "read after create")
             changed = _changed_fields(body, fetched.json())
-            _expect(
-                report,
-                sender,
+            steps.expect(
                 read,
                 fetched,
-                check="ensure_resource_availability",
+                ok=not changed,
+                check=available,
                 step="read after create",
                 expected=f"the created fields unchanged (changed: {', '.join(changed)})",
-                ok=not changed,
             )
         delete = delete_op.Case(path_parameters=params)
-        deleted = sender.send(delete)
-        report.statuses[deleted.status_code] += 1
-        if not _expect(
-            report,
-            sender,
+        deleted = steps.send(delete)
+        if not steps.expect(
             delete,
             deleted,
-            check="ensure_resource_availability",
+            ok=deleted.status_code == 204,
+            check=available,
             step="delete",
             expected="204",
-            ok=deleted.status_code == 204,
         ):
             return
-        _validate(delete, deleted, sender, report, "delete")
+        steps.validate(delete, deleted, "delete")
         on_deleted(resource_id)
         report.completed += 1
         gone = read_op.Case(path_parameters=params)
-        after = sender.send(gone)
-        report.statuses[after.status_code] += 1
-        if _expect(
-            report,
-            sender,
+        after = steps.send(gone)
+        if steps.expect(
             gone,
             after,
+            ok=after.status_code == 404,
             check="use_after_free",
             step="read after delete",
             expected="404",
-            ok=after.status_code == 404,
         ):
-            _validate(gone, after, sender, report, "read after delete")
+            steps.validate(gone, after, "read after delete")
 
     strategy = create_op.as_strategy(generation_mode=GenerationMode.POSITIVE, query=query)
     run_examples(strategy, count, seed, sequence)
