@@ -59,10 +59,12 @@ allure-cli:
 	    ALLURE_NO_ANALYTICS=true npm ci --prefix tools/allure --no-audit --no-fund; }
 
 # Offline HTML of the last run's Allure results: multi-file (serve over HTTP) and single-file.
-ALLURE_RESULTS := reports/allure-results
+# REPORT_DIR: the run's --report-dir (default reports).
+REPORT_DIR ?= reports
+ALLURE_RESULTS := $(REPORT_DIR)/allure-results
 report: venv allure-cli $(ALLURE_RESULTS)
-	ALLURE_NO_ANALYTICS=true $(BIN)/python -m phasegate.report_html $(ALLURE_RESULTS) reports/allure-report \
-	    --single-dir reports/allure-report-single
+	ALLURE_NO_ANALYTICS=true $(BIN)/python -m phasegate.report_html $(ALLURE_RESULTS) \
+	    $(REPORT_DIR)/allure-report --single-dir $(REPORT_DIR)/allure-report-single
 
 $(ALLURE_RESULTS):
 	@echo "no $@ (Allure results): run make gate PHASE=... first" >&2; exit 1
