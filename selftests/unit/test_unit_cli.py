@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from phasegate.cli import main
-from phasegate.outcomes import Outcome
+from phasegate.outcomes import Kind, Outcome
 from phasegate.verdict import write
 from support.results import check, verdict
 
@@ -97,3 +97,32 @@ def test_explain_as_a_command(saved: Path, tmp_path: Path) -> None:
 def test_gate_rejects_an_unknown_phase(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gate", "phase9"]) == 4
     assert "unknown phase 'phase9'" in capsys.readouterr().err
+
+
+def test_explain_prints_each_contract_failure_with_its_curl(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    failure = {
+        "check": "not_a_server_error",
+        "mode": "positive",
+        "method": "POST",
+        "path": "/api/v1/memory-items/import",
+        "status": 500,
+        "title": "Server error",
+        "curl": 'curl -X POST -d \'{"in_dir": "/tmp/x"}\' http://127.0.0.1:9/api/v1/memory-items/import',
+    }
+    contract = check(
+        "contract.post-memory-items-import",
+        Outcome.FAIL,
+        kind=Kind.CONTRACT,
+        reason="1 failing cases",
+        evidence={"facts": {"contract": {"failures": [failure]}}},
+    )
+    saved = write(verdict([contract]), tmp_path)
+    assert main(["explain", str(saved), "--kind", "contract"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        "    not_a_server_error (positive): POST /api/v1/memory-items/import -> 500: Server error"
+        in out
+    )
+    assert f"      {failure['curl']}" in out

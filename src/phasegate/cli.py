@@ -72,6 +72,14 @@ def _load_verdict(path: Path) -> dict[str, Any]:
     return document
 
 
+def _contract_failure(failure: dict[str, Any]) -> str:
+    """One failing case as a person retries it: what was checked, sent and answered."""
+    return (
+        f"{failure.get('check')} ({failure.get('mode')}): {failure.get('method')} "
+        f"{failure.get('path')} -> {failure.get('status')}: {failure.get('title')}"
+    )
+
+
 def _explain(args: argparse.Namespace) -> int:
     path = Path(args.verdict)
     try:
@@ -102,9 +110,15 @@ def _explain(args: argparse.Namespace) -> int:
     widths = [max([len(r[i]) for r in rows] + [4]) for i in range(4)]
     for check, row in zip(checks, rows, strict=True):
         print("  ".join(col.ljust(widths[i]) for i, col in enumerate(row[:4])) + "  " + row[4])
-        gate = (check.get("evidence") or {}).get("facts", {}).get("gate")
+        facts = (check.get("evidence") or {}).get("facts", {})
+        gate = facts.get("gate")
         if isinstance(gate, dict) and "threshold" in gate:
             print(" " * (sum(widths) + 8) + _gate_numbers(gate))
+        contract = facts.get("contract")
+        if isinstance(contract, dict):
+            for failure in contract.get("failures", []):
+                print(f"    {_contract_failure(failure)}")
+                print(f"      {failure.get('curl', '')}")
     for reason in document.get("reasons", []):
         print(f"reason: {reason}")
     return 0
