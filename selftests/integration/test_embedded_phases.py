@@ -189,11 +189,15 @@ def assert_failures_reproducible(verdict: dict[str, Any]) -> None:
             assert {"method", "path", "body", "status", "check"} <= failure.keys()
 
 
-def allure_titles(report_dir: Path) -> list[str]:
+def allure_results(report_dir: Path) -> list[dict[str, Any]]:
     return [
-        json.loads(path.read_text())["name"]
+        json.loads(path.read_text())
         for path in (report_dir / "allure-results").glob("*-result.json")
     ]
+
+
+def allure_titles(report_dir: Path) -> list[str]:
+    return [result["name"] for result in allure_results(report_dir)]
 
 
 def test_phase2_contract_on_real_skillmeat(tmp_path: Path) -> None:
@@ -214,6 +218,12 @@ def test_phase2_contract_on_real_skillmeat(tmp_path: Path) -> None:
     # Allure: one entry per check, the decision on the Overview, checks drawn in Chromium.
     titles = allure_titles(tmp_path)
     assert len(titles) == len(checks)
+    for result in allure_results(tmp_path):
+        check_id = next(lb["value"] for lb in result["labels"] if lb["name"] == "check_id")
+        attached = {a["name"].split(" (")[0] for a in result.get("attachments", [])}
+        if check_id != "contract.catalog":  # reads the schema only, sends nothing
+            assert "HTTP exchanges" in attached, check_id
+        assert ("reproduce" in attached) == (check_id in CONTRACT_PHASE2_FAILS), check_id
     assert "Decision=NO_GO" in (tmp_path / "allure-results" / "environment.properties").read_text()
     index = report_html.render(tmp_path / "allure-results", tmp_path / "html", single_file=True)
     overview = report_html.visible_text(report_html.rendered_dom(index.as_uri()))

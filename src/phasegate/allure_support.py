@@ -57,6 +57,19 @@ def attach_evidence(evidence: Evidence, redactor: Redactor) -> None:
         allure.attach(
             _json(evidence.facts, redactor), name="evidence", attachment_type=AttachmentType.JSON
         )
+    contract = evidence.facts.get("contract")
+    failures = contract.get("failures") if isinstance(contract, dict) else None
+    if failures:
+        lines = [
+            f"# {f.get('check')} ({f.get('mode')}): {f.get('method')} {f.get('path')} -> "
+            f"{f.get('status')}\n{f.get('curl', '')}\n"
+            for f in failures
+        ]
+        allure.attach(
+            redactor.text("\n".join(lines)),
+            name=f"reproduce ({len(failures)} failing cases)",
+            attachment_type=AttachmentType.TEXT,
+        )
     if evidence.exchanges:
         allure.attach(
             _json([e.to_dict() for e in evidence.exchanges], redactor),
