@@ -445,7 +445,30 @@ def pytest_runtest_makereport(
     if result in (Outcome.FAIL, Outcome.WARN, Outcome.ERROR) and excinfo is not None:
         payload["evidence"]["failure"] = str(excinfo.value)[:2000]
     # A new list: pytest hands every phase's report the item's own user_properties list.
-    report.user_properties = [*report.user_properties, (PROPERTY, redactor.data(payload))]
+    report.user_properties = [
+        *report.user_properties,
+        (PROPERTY, _transportable(redactor.data(payload))),
+    ]
+
+
+_SMALLEST_SENDABLE_INT = -(2**31)
+
+
+def _transportable(value: Any) -> Any:
+    """The payload as xdist can carry it, and the same without xdist so verdicts agree.
+
+    execnet serialises a negative integer below -2**31 with a 4-byte field and crashes the
+    worker; generated request bodies are full of those. Such numbers travel as their text.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value) if value < _SMALLEST_SENDABLE_INT else value
+    if isinstance(value, dict):
+        return {key: _transportable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_transportable(item) for item in value]
+    return value
 
 
 def _redact_report(report: pytest.TestReport, redactor: Redactor) -> None:
