@@ -90,6 +90,7 @@ def test_server_error_fails_not_a_server_error(
     assert failure.curl.startswith("curl") and ITEMS in failure.curl and "POST" in failure.curl
     assert report.failure_count >= SMALL.positive_examples  # every valid create failed
     assert f"not_a_server_error (positive): POST {ITEMS} -> 500" in failure.line()
+    assert sender.server_errors == report.statuses[500] > 0  # what the error gates are told
 
 
 @pytest.mark.parametrize("double", [Fault.BAD_BODY], indirect=True)

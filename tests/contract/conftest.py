@@ -16,6 +16,7 @@ import pytest
 
 from phasegate.client import SkillMeatClient, request_headers
 from phasegate.contract import Pins, SchemaUnavailable, Sender, load_schema
+from phasegate.contract.tally import record_traffic
 from phasegate.evidence import Redactor
 from phasegate.fixtures import PROJECTS_ROOT, unique
 from phasegate.outcomes import Inconclusive
@@ -80,6 +81,10 @@ def contract_sender(request, target, evidence, contract_profile):
     )
     yield sender
     sender.close()
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
+    record_traffic(
+        state.ledger_dir, state.run_id, worker, check_id, sender.sent, sender.server_errors
+    )
 
 
 def _listed(api: SkillMeatClient, path: str, project_id: str) -> list[dict]:

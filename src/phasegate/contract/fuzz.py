@@ -192,6 +192,7 @@ class Sender:
         self.client_network = client_network
         self.session = requests.Session()
         self.sent = 0
+        self.server_errors = 0  # 5xx answers, for the metric gates' reader (contract/tally.py)
         self._last = 0.0
 
     def close(self) -> None:
@@ -228,6 +229,8 @@ class Sender:
             self._record(case, None, started, error=repr(exc))
             raise
         self._record(case, response, started)
+        if response.status_code >= 500:
+            self.server_errors += 1
         return response
 
     def _record(self, case: Case, response: Any, started: float, error: str = "") -> None:
