@@ -16,11 +16,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
+
+from support.loopback import LoopbackServer
 
 PREFIX = "/api/v1"
 ITEMS = f"{PREFIX}/memory-items"
@@ -199,7 +201,7 @@ class Answer:
     headers: dict[str, str] | None = None
 
 
-class ContractDouble:
+class ContractDouble(LoopbackServer):
     """`fault`, `rate_limit` and `quote_api_key` may change while it runs; `items` is the store."""
 
     def __init__(self, fault: Fault | None = None) -> None:
@@ -257,16 +259,7 @@ class ContractDouble:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        self._listen(Handler)
 
     # -- the API ---------------------------------------------------------------------------------
 
@@ -354,15 +347,6 @@ class ContractDouble:
         return Answer(200, {"written": len(self.items)})
 
     # -- lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> ContractDouble:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 @contextmanager

@@ -16,13 +16,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
+from support.loopback import LoopbackServer
 
-class FakeSkillMeat:
+
+class FakeSkillMeat(LoopbackServer):
     def __init__(
         self, delay_s: float = 0.0, error_ratio: float = 0.0, limit_ratio: float = 0.0
     ) -> None:
@@ -58,14 +60,7 @@ class FakeSkillMeat:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        self._listen(Handler)
 
     def route(
         self, method: str, target: str, raw: bytes, forwarded: str | None
@@ -113,15 +108,6 @@ class FakeSkillMeat:
         if method == "GET":
             return 200, {"items": [], "has_more": False, "next_cursor": None, "count": 0}, {}
         return 200, {}, {}
-
-    def start(self) -> FakeSkillMeat:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 @pytest.fixture

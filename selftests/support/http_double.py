@@ -13,8 +13,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from support.loopback import LoopbackServer
 
 FLAGS_OFF = {"memory_context_enabled": False, "memory_auto_extract": False}
 
@@ -46,7 +48,7 @@ def default_routes() -> dict[tuple[str, str], Route]:
     }
 
 
-class HttpDouble:
+class HttpDouble(LoopbackServer):
     """Routes keyed by (method, path without query); unknown routes answer 404."""
 
     def __init__(self) -> None:
@@ -88,23 +90,7 @@ class HttpDouble:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> HttpDouble:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._listen(Handler)
 
 
 @contextmanager
