@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from phasegate.cleanup import Unverified
 from phasegate.client import ClientConfig, SkillMeatClient
 from phasegate.resources import (
     Ledger,
-    OrphanScanError,
     Registry,
     Resource,
     new_run_id,
@@ -272,6 +272,8 @@ def test_scan_cannot_pass_when_the_project_list_is_unreadable(
     double = TargetDouble(
         alive=set(), pages=[[], []], list_status=status, failing_page=failing_page
     )
-    with pytest.raises(OrphanScanError, match=f"project list answered {status}"):
+    with pytest.raises(
+        Unverified, match=f"project list cannot be read .GET /api/v1/projects answered {status}"
+    ):
         scan_orphans(client(double), EVENTS, RUN)
     assert len(double.cursors) == failing_page + 1
