@@ -18,19 +18,8 @@ from urllib.parse import quote
 import httpx
 
 from phasegate.evidence import Exchange, Redactor, trim
-from phasegate.ratelimit import RateLimited, RateLimitPolicy, is_limited, retry_after_s
-
-__all__ = [
-    "ITEM_PAGES",
-    "MAX_PAGES",
-    "PROJECT_PAGES",
-    "ClientConfig",
-    "CursorStyle",
-    "ListingIncomplete",
-    "RateLimited",
-    "SkillMeatClient",
-    "request_headers",
-]
+from phasegate.ratelimit import RateLimited as RateLimited  # where the checks have met it
+from phasegate.ratelimit import RateLimitPolicy, is_limited, retry_after_s
 
 JSON = dict[str, Any]
 Params = Mapping[str, str | int | float | bool | None]

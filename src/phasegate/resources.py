@@ -18,20 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from phasegate.cleanup import ITEMS, MODULES, PROJECTS, SERVICES, ResourceKind, Unverified
+from phasegate.cleanup import ITEMS, MODULES, PROJECTS, SERVICES, Unverified
+from phasegate.cleanup import ResourceKind as ResourceKind  # where the checks import it from
 from phasegate.client import SkillMeatClient
-
-__all__ = [
-    "CleanupFailure",
-    "Ledger",
-    "Orphan",
-    "Registry",
-    "Resource",
-    "ResourceKind",
-    "new_run_id",
-    "read_ledgers",
-    "scan_orphans",
-]
 
 
 def new_run_id() -> str:
