@@ -11,8 +11,8 @@ import pytest
 from contract.conftest import PROJECT
 from contract.double import ITEMS, ContractDouble
 from phasegate.contract import Sender
-from phasegate.contract.fuzz import RETRY_AFTER_CAP_S
 from phasegate.evidence import REDACTED, Exchange, Redactor
+from phasegate.ratelimit import RETRY_AFTER_CAP_S
 
 
 def _sender(double: ContractDouble, **kwargs: Any) -> tuple[Sender, list[float]]:

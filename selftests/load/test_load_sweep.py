@@ -11,6 +11,7 @@ import pytest
 
 from phasegate.client import ClientConfig, SkillMeatClient
 from phasegate.load.sweep import read_ledger, sweep
+from phasegate.ratelimit import RateLimitPolicy
 
 sweep_mod = importlib.import_module("phasegate.load.sweep")
 
@@ -27,18 +28,23 @@ class Target:
         self.deleted: list[str] = []
         self.refuse_delete: set[str] = set()
         self.limit_everything = False
+        self.broken_lists: dict[str, int] = {}  # listing path -> status it answers
+        self.endless_items = False  # every item page points at the same next page
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         if self.limit_everything:
             return httpx.Response(429, json={"error": "RATE_LIMIT_EXCEEDED"})
         path = request.url.path
         project = request.url.params.get("project_id", "")
+        if request.method == "GET" and path in self.broken_lists:
+            return httpx.Response(self.broken_lists[path], json={"detail": "unavailable"})
         if request.method == "GET" and path == "/api/v1/projects":
             items = [{"id": k, "name": v} for k, v in self.projects.items()]
             return httpx.Response(200, json={"items": items, "page_info": {}})
         if request.method == "GET" and path == "/api/v1/memory-items":
             ids = self.items.get(project, [])
-            return httpx.Response(200, json={"items": [{"id": i} for i in ids]})
+            more = {"has_more": True, "next_cursor": "again"} if self.endless_items else {}
+            return httpx.Response(200, json={"items": [{"id": i} for i in ids], **more})
         if request.method == "GET" and path == "/api/v1/context-modules":
             ids = self.modules.get(project, [])
             return httpx.Response(200, json={"items": [{"id": i} for i in ids]})
@@ -70,8 +76,10 @@ def ledger(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sweep_mod, "RETRY_PAUSES_S", (0.0, 0.0))
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    slept: list[float] = []
+    monkeypatch.setattr(sweep_mod, "PATIENCE", RateLimitPolicy(sleep=slept.append))
+    return slept
 
 
 def test_ledger_reading_survives_a_cut_line(ledger: Path, tmp_path: Path) -> None:
@@ -108,10 +116,35 @@ def test_a_delete_that_fails_is_a_problem(ledger: Path) -> None:
     assert report.problems == ["DELETE item i2 answered 500"]
 
 
-def test_a_target_that_keeps_answering_429_leaves_it_unverified(ledger: Path) -> None:
+def test_a_target_that_keeps_answering_429_leaves_it_unverified(
+    ledger: Path, waits: list[float]
+) -> None:
     target = Target()
     target.limit_everything = True
     with client(target) as api:
         report = sweep(api, ledger, PREFIX)
     assert report.unverified and not report.problems
     assert not target.deleted
+    assert waits and all(w == 1.0 for w in waits), "no Retry-After: the policy's default wait"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/projects", "/api/v1/memory-items"])
+@pytest.mark.parametrize("status", [500, 401])
+def test_a_list_the_target_cannot_show_is_unverified_never_clean(
+    ledger: Path, path: str, status: int
+) -> None:
+    target = Target()
+    target.broken_lists = {path: status}
+    with client(target) as api:
+        report = sweep(api, ledger, PREFIX)
+    assert not report.clean
+    assert any(f"answered {status}" in line for line in report.unverified), report.unverified
+
+
+def test_a_cursor_that_repeats_stops_the_walk_and_is_reported(ledger: Path) -> None:
+    target = Target()
+    target.endless_items = True
+    with client(target) as api:
+        report = sweep(api, ledger, PREFIX)
+    assert not report.clean
+    assert any("repeats the cursor 'again'" in line for line in report.unverified)

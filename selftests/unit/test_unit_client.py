@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 import httpx
 import pytest
 
-from phasegate.client import ClientConfig, RateLimited, SkillMeatClient
+from phasegate.client import (
+    MAX_PAGES,
+    ClientConfig,
+    ListingIncomplete,
+    RateLimited,
+    SkillMeatClient,
+)
 from phasegate.evidence import REDACTED, Exchange
 from phasegate.outcomes import Inconclusive
+from phasegate.ratelimit import RateLimitPolicy
 
 KEY = "sk-live-0123456789abcdef"
 TOKEN = "eyJhbGciOiJub25lIn0.secret-token"
@@ -155,3 +163,120 @@ def test_metrics_path_has_the_trailing_slash() -> None:
     client.metrics()
     assert seen[0].url.path == "/metrics/"
     assert seen[0].headers["Accept"] == "text/plain"
+
+
+# -- walking a cursor-paged listing --------------------------------------------------------------
+
+
+def item_pages(pages: list[list[str]], cursors: list[str | None] | None = None) -> Handler:
+    """Memory-item style pages: page n is asked for with ?cursor=c<n>, ids as given."""
+    marks = cursors or [f"c{n + 1}" for n in range(len(pages))]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        cursor = request.url.params.get("cursor")
+        index = int(cursor[1:]) if cursor else 0
+        more = index + 1 < len(pages)
+        body = {
+            "items": [{"id": i} for i in pages[index]],
+            "has_more": more,
+            "next_cursor": marks[index] if more else None,
+        }
+        return httpx.Response(200, json=body)
+
+    return handler
+
+
+def test_walk_follows_next_cursor_to_the_last_page_with_the_filters() -> None:
+    client, _, seen = make_client(item_pages([["a", "b"], ["c"], ["d"]]))
+    with client:
+        walked = list(client.walk_items("p1", filters={"status": "active"}, limit=2))
+    assert [entry["id"] for entry in walked] == ["a", "b", "c", "d"]
+    assert [r.url.params.get("cursor") for r in seen] == [None, "c1", "c2"]
+    assert all(r.url.params["project_id"] == "p1" for r in seen)
+    assert all(r.url.params["status"] == "active" and r.url.params["limit"] == "2" for r in seen)
+
+
+def test_walk_follows_a_projects_page_info_end_cursor() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        after = request.url.params.get("after")
+        info = {"has_next_page": after is None, "end_cursor": "p-2" if after is None else None}
+        name = "first" if after is None else "second"
+        return httpx.Response(200, json={"items": [{"id": name}], "page_info": info})
+
+    client, _, seen = make_client(handler)
+    with client:
+        assert [p["id"] for p in client.walk_projects()] == ["first", "second"]
+    assert [r.url.path for r in seen] == ["/api/v1/projects"] * 2
+    assert [r.url.params.get("after") for r in seen] == [None, "p-2"]
+
+
+def test_a_page_without_paging_fields_is_the_last() -> None:
+    client, _, seen = make_client(lambda r: httpx.Response(200, json={"items": [{"id": "a"}]}))
+    with client:
+        assert len(list(client.walk_modules("p1"))) == 1
+    assert seen[0].url.path == "/api/v1/context-modules"
+
+
+def test_a_repeating_cursor_stops_the_walk_and_says_so() -> None:
+    handler_pages = {None: 0, "same": 1}
+
+    def looping(request: httpx.Request) -> httpx.Response:
+        index = handler_pages[request.url.params.get("cursor")]
+        return httpx.Response(
+            200, json={"items": [{"id": index}], "has_more": True, "next_cursor": "same"}
+        )
+
+    client, _, seen = make_client(looping)
+    with client, pytest.raises(ListingIncomplete, match="page 2 repeats the cursor 'same'"):
+        list(client.walk_items("p1"))
+    assert len(seen) == 2, "stopped at the first repeat, not after the page cap"
+
+
+def test_a_listing_without_end_stops_at_the_page_cap() -> None:
+    client, _, seen = make_client(item_pages([["x"]] * 8))
+    with client, pytest.raises(ListingIncomplete, match="still had more after 5 pages"):
+        list(client.walk_items("p1", max_pages=5))
+    assert len(seen) == 5
+    assert MAX_PAGES == 50
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        pytest.param(httpx.Response(500, text="boom"), "answered 500 on page 1: boom", id="5xx"),
+        pytest.param(httpx.Response(200, text="<html>"), "not JSON on page 1", id="not-json"),
+        pytest.param(httpx.Response(200, json=[]), 'no "items" list', id="not-an-object"),
+        pytest.param(httpx.Response(200, json={"items": None}), 'no "items" list', id="no-items"),
+        pytest.param(httpx.Response(200, json={"items": ["a"]}), 'no "items" list', id="strings"),
+        pytest.param(
+            httpx.Response(200, json={"items": [], "has_more": True}),
+            "page 1 says more follow but has no cursor",
+            id="more-without-cursor",
+        ),
+    ],
+)
+def test_a_page_that_cannot_be_read_is_never_the_end_of_the_list(
+    answer: httpx.Response, says: str
+) -> None:
+    client, _, _ = make_client(lambda r: answer)
+    with client, pytest.raises(ListingIncomplete, match=re.escape(says)):
+        list(client.walk_items("p1"))
+
+
+def test_walk_resends_a_refused_page_under_the_rate_limit_policy() -> None:
+    answers = [httpx.Response(429, headers={"Retry-After": "4"}), httpx.Response(200, json=PAGE)]
+    client, _, seen = make_client(lambda r: answers.pop(0))
+    slept: list[float] = []
+    with client:
+        walked = list(client.walk_items("p1", rate_limit=RateLimitPolicy(sleep=slept.append)))
+    assert walked == PAGE["items"] and slept == [4.0] and len(seen) == 2
+
+
+def test_walk_without_a_policy_leaves_a_429_undecidable() -> None:
+    client, _, _ = make_client(lambda r: httpx.Response(429, headers={"Retry-After": "4"}))
+    with client, pytest.raises(RateLimited) as caught:
+        list(client.walk_items("p1"))
+    assert caught.value.retry_after_s == 4.0
+
+
+PAGE = {"items": [{"id": "a"}], "has_more": False, "next_cursor": None}

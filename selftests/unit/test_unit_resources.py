@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from phasegate.cleanup import Unverified
 from phasegate.client import ClientConfig, SkillMeatClient
 from phasegate.resources import (
     Ledger,
-    OrphanScanError,
     Registry,
     Resource,
     new_run_id,
@@ -272,6 +272,36 @@ def test_scan_cannot_pass_when_the_project_list_is_unreadable(
     double = TargetDouble(
         alive=set(), pages=[[], []], list_status=status, failing_page=failing_page
     )
-    with pytest.raises(OrphanScanError, match=f"project list answered {status}"):
+    with pytest.raises(
+        Unverified, match=f"project list cannot be read .GET /api/v1/projects answered {status}"
+    ):
         scan_orphans(client(double), EVENTS, RUN)
     assert len(double.cursors) == failing_page + 1
+
+
+@pytest.mark.parametrize(
+    ("page", "says"),
+    [
+        pytest.param(
+            {"items": [], "page_info": {"has_next_page": True, "end_cursor": "0"}},
+            "repeats the cursor '0'",
+            id="cursor-repeats",
+        ),
+        pytest.param({"detail": "no list here"}, 'no "items" list', id="no-items"),
+    ],
+)
+def test_scan_cannot_pass_when_the_project_list_has_no_readable_end(
+    page: dict[str, Any], says: str
+) -> None:
+    """A list that repeats itself or is not a list is missing data too: never "clean"."""
+    asked: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/projects":
+            asked.append(request.url.params.get("after"))
+            return httpx.Response(200, json=page)
+        return httpx.Response(404)
+
+    with pytest.raises(Unverified, match=re.escape(says)):
+        scan_orphans(client(handler), EVENTS, RUN)
+    assert len(asked) <= 2, "a repeating cursor is not followed to the page cap"

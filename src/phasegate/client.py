@@ -2,14 +2,15 @@
 
 Methods return the raw `httpx.Response`: the checks judge status codes and bodies themselves, and
 a client that hid a 404 or a 409 behind an exception would hide exactly what a rollout must see.
-Two things are handled here once, for every caller: evidence recording (with credentials
-redacted) and the burst limiter's 429, which makes a check undecidable rather than failed.
+Three things are handled here once, for every caller: evidence recording (with credentials
+redacted), the burst limiter's 429, which makes a check undecidable rather than failed, and
+walking a cursor-paged listing to its end (`walk`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -17,10 +18,12 @@ from urllib.parse import quote
 import httpx
 
 from phasegate.evidence import Exchange, Redactor, trim
-from phasegate.outcomes import Inconclusive
+from phasegate.ratelimit import RateLimited as RateLimited  # where the checks have met it
+from phasegate.ratelimit import RateLimitPolicy, is_limited, retry_after_s
 
 JSON = dict[str, Any]
 Params = Mapping[str, str | int | float | bool | None]
+MAX_PAGES = 50  # pages a walk reads before it stops and says the listing has no end
 
 
 @dataclass(frozen=True)
@@ -37,8 +40,40 @@ class ClientConfig:
         return tuple(s for s in (self.api_key, self.api_token) if s)
 
 
-class RateLimited(Inconclusive):
-    """The target's burst limiter refused the request: the check cannot decide either way."""
+@dataclass(frozen=True)
+class CursorStyle:
+    """Where a listing keeps its next-page cursor; SkillMeat 0.74.0 uses two styles.
+
+    A page without the "more" field (or without the object holding it) is the last page.
+    """
+
+    param: str  # query parameter that carries the cursor on the next request
+    cursor_field: str
+    more_field: str
+    holder: str | None = None  # object of the body holding both fields, if not the body itself
+
+    def next_page(self, body: JSON) -> tuple[bool, Any]:
+        """(more pages follow, the cursor of the next one)."""
+        holder = body.get(self.holder) if self.holder else body
+        if not isinstance(holder, dict):
+            return False, None
+        return bool(holder.get(self.more_field)), holder.get(self.cursor_field)
+
+
+# Memory items and context modules: {"items", "next_cursor", "has_more"}, next page ?cursor=.
+ITEM_PAGES = CursorStyle("cursor", "next_cursor", "has_more")
+# Projects: {"items", "page_info": {"end_cursor", "has_next_page"}}, next page ?after=.
+PROJECT_PAGES = CursorStyle("after", "end_cursor", "has_next_page", holder="page_info")
+
+
+class ListingIncomplete(RuntimeError):
+    """A listing could not be read to its end: whatever was read is not the whole list.
+
+    An error answer, a page that is not an object with an "items" list of objects, a page that
+    says more follow without a cursor, a cursor seen before (a walk that would never end), or
+    still more after `MAX_PAGES` pages. In a check that is the target's failure; in cleanup it
+    means "unverified", never "nothing there".
+    """
 
 
 def _path_id(value: str) -> str:
@@ -118,13 +153,67 @@ class SkillMeatClient:
             self._record(method, path, clean_params, json, None, started, error=repr(exc))
             raise
         self._record(method, path, clean_params, json, response, started)
-        if response.status_code == 429 and not allow_429:
+        if is_limited(response.status_code) and not allow_429:
             retry_after = response.headers.get("Retry-After", "?")
             raise RateLimited(
                 f"target rate-limited {method} {path} (429, Retry-After {retry_after}s); "
-                "the check could not decide"
+                "the check could not decide",
+                retry_after_s(response.headers),
             )
         return response
+
+    def walk(
+        self,
+        path: str,
+        style: CursorStyle,
+        *,
+        params: Params | None = None,
+        limit: int = 100,
+        max_pages: int = MAX_PAGES,
+        rate_limit: RateLimitPolicy | None = None,
+    ) -> Iterator[JSON]:
+        """Every entry of a cursor-paged API listing, page after page, to the end.
+
+        The one way the suite pages (the smoke check of paging itself walks by hand). Raises
+        `ListingIncomplete` when the listing cannot be read to its end, so no caller mistakes
+        part of a list for all of it. `rate_limit` resends a page the burst limiter refused.
+        """
+        seen: set[str] = set()
+        cursor: Any = None
+        where = f"GET {self.api_prefix}{path}"
+        for page in range(1, max_pages + 1):
+            query: dict[str, Any] = {**(params or {}), "limit": limit, style.param: cursor}
+
+            def fetch(query: dict[str, Any] = query) -> httpx.Response:
+                return self.api("GET", path, params=query)
+
+            response = rate_limit.call(fetch) if rate_limit is not None else fetch()
+            body = _page(response, where, page)
+            yield from body["items"]
+            more, cursor = style.next_page(body)
+            if not more:
+                return
+            if not cursor:
+                raise ListingIncomplete(f"{where}: page {page} says more follow but has no cursor")
+            if str(cursor) in seen:
+                raise ListingIncomplete(
+                    f"{where}: page {page} repeats the cursor {cursor!r}; stopped walking"
+                )
+            seen.add(str(cursor))
+        raise ListingIncomplete(f"{where} still had more after {max_pages} pages")
+
+    def walk_projects(self, **kwargs: Any) -> Iterator[JSON]:
+        return self.walk("/projects", PROJECT_PAGES, **kwargs)
+
+    def walk_items(
+        self, project_id: str, *, filters: Params | None = None, **kwargs: Any
+    ) -> Iterator[JSON]:
+        params = {**(filters or {}), "project_id": project_id}
+        return self.walk("/memory-items", ITEM_PAGES, params=params, **kwargs)
+
+    def walk_modules(self, project_id: str, **kwargs: Any) -> Iterator[JSON]:
+        params = {"project_id": project_id}
+        return self.walk("/context-modules", ITEM_PAGES, params=params, **kwargs)
 
     def _record(
         self,
@@ -316,6 +405,25 @@ class SkillMeatClient:
         return self.api(
             "POST", "/context-packs/generate", params={"project_id": project_id}, json=body or {}
         )
+
+
+def _page(response: httpx.Response, where: str, page: int) -> JSON:
+    """One page's body, or ListingIncomplete saying why the page cannot be read."""
+    if response.status_code != 200:
+        raise ListingIncomplete(
+            f"{where} answered {response.status_code} on page {page}: {response.text[:200]}"
+        )
+    try:
+        body = response.json()
+    except ValueError:
+        raise ListingIncomplete(
+            f"{where} answered a body that is not JSON on page {page}: {response.text[:200]!r}"
+        ) from None
+    entries = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ListingIncomplete(f'{where}: page {page} has no "items" list of objects')
+    page_body: JSON = body
+    return page_body
 
 
 def _json_text(body: Any) -> str:

@@ -5,7 +5,8 @@ query), and SkillMeat's always-on limiter blocks a client for 10 s once about 20
 requests arrive within 10 s. A suite of a hundred checks would trip it within seconds and turn
 later checks and teardown deletes into 429s. Real traffic does not create projects at that rate,
 so the suite paces that one shape, across pytest-xdist workers through a lock file, rather than
-hiding the limiter or spreading requests over fake client addresses.
+hiding the limiter or spreading requests over fake client addresses. The limiter's numbers
+are ratelimit.py's.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from phasegate.ratelimit import LIMITER_WINDOW_S, SAME_REQUEST_BUDGET
+
+WINDOW_MARGIN_S = 0.5  # clocks of the target and of this host are not the same clock
+
 
 @dataclass(frozen=True)
 class Pacer:
     path: Path
-    max_requests: int = 15
-    window_s: float = 10.5
+    max_requests: int = SAME_REQUEST_BUDGET
+    window_s: float = LIMITER_WINDOW_S + WINDOW_MARGIN_S
 
     def wait_for_slot(self) -> float:
         """Block until this process may send one more request; return the seconds waited."""

@@ -3,6 +3,7 @@
 Every project, item and module a run creates carries the run's prefix, is written to a ledger
 the moment it exists, and is deleted in reverse order of creation. The ledger is a file, so the
 orphan scan at the end of the run (and a later run, after a crash) can see what each worker made.
+How each kind is deleted and proven gone, and what missing data means, is `cleanup.py`'s.
 """
 
 from __future__ import annotations
@@ -12,16 +13,14 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import httpx
-
+from phasegate.cleanup import ITEMS, MODULES, PROJECTS, SERVICES, Unverified
+from phasegate.cleanup import ResourceKind as ResourceKind  # where the checks import it from
 from phasegate.client import SkillMeatClient
-
-ResourceKind = Literal["project", "item", "module"]
 
 
 def new_run_id() -> str:
@@ -76,14 +75,6 @@ def read_ledgers(directory: Path, run_id: str) -> list[dict[str, Any]]:
     return events
 
 
-def _deleter(api: SkillMeatClient, resource: Resource) -> Callable[[], httpx.Response]:
-    if resource.kind == "item":
-        return lambda: api.delete_item(resource.id)
-    if resource.kind == "module":
-        return lambda: api.delete_module(resource.id)
-    return lambda: api.delete_project(resource.id)
-
-
 @dataclass
 class CleanupFailure:
     resource: Resource
@@ -117,18 +108,14 @@ class Registry:
         while self._stack:
             resource = self._stack.pop()
             try:
-                response = _deleter(self.api, resource)()
+                deletion = SERVICES[resource.kind].delete(self.api, resource.id)
             except Exception as exc:  # a cleanup problem is reported, never allowed to stop cleanup
                 failures.append(CleanupFailure(resource, repr(exc)))
                 continue
-            if response.status_code in (200, 204, 404):
+            if deletion.gone:
                 self.ledger.deleted(resource)
             else:
-                failures.append(
-                    CleanupFailure(
-                        resource, f"DELETE answered {response.status_code}: {response.text[:200]}"
-                    )
-                )
+                failures.append(CleanupFailure(resource, deletion.detail))
         return failures
 
 
@@ -163,44 +150,17 @@ def scan_orphans(api: SkillMeatClient, events: list[dict[str, Any]], run_id: str
             created[(resource.kind, resource.id)] = resource
     orphans: list[Orphan] = []
     for resource in created.values():
-        if resource.kind == "item":
-            status = api.get_item(resource.id).status_code
-        elif resource.kind == "module":
-            status = api.get_module(resource.id).status_code
-        else:
-            continue
-        if status != 404:
-            orphans.append(Orphan(resource, f"GET answered {status}, expected 404"))
-    listed = _listed_projects(api)
+        if resource.kind in (ITEMS.kind, MODULES.kind):  # projects: by the listing below
+            for detail in SERVICES[resource.kind].still_there(api, [resource.id]).values():
+                orphans.append(Orphan(resource, detail))
+    try:
+        listed = PROJECTS.names(api)
+    except Unverified as exc:
+        raise Unverified(
+            f"the project list cannot be read ({exc}), so projects left behind cannot be seen"
+        ) from None
     for project_id, name in listed.items():
         if name.startswith(run_id) or ("project", project_id) in created:
             resource = created.get(("project", project_id), Resource("project", project_id, name))
             orphans.append(Orphan(resource, "still in the project list"))
     return orphans
-
-
-class OrphanScanError(RuntimeError):
-    """The target could not be asked; the scan must not read that as "nothing left"."""
-
-
-def _listed_projects(api: SkillMeatClient) -> dict[str, str]:
-    listed: dict[str, str] = {}
-    response = api.list_projects(limit=100)
-    pages = 0
-    while pages < 50:
-        if response.status_code != 200:
-            # Missing data never passes: an unreadable list is not an empty one.
-            raise OrphanScanError(
-                f"the project list answered {response.status_code}, so projects left behind "
-                "cannot be seen"
-            )
-        body = response.json()
-        for project in body.get("items", []):
-            listed[str(project.get("id"))] = str(project.get("name", ""))
-        info = body.get("page_info") or {}
-        cursor = info.get("end_cursor")
-        if not info.get("has_next_page") or not cursor:
-            break
-        pages += 1
-        response = api.list_projects(limit=100, after=cursor)
-    return listed

@@ -8,12 +8,12 @@ fuzzing created in that project is swept into the cleanup registry before it is 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import pytest
 
+from phasegate.cleanup import ITEMS, MODULES, Unverified
 from phasegate.client import SkillMeatClient, request_headers
 from phasegate.contract import Pins, SchemaUnavailable, Sender, load_schema
 from phasegate.contract.tally import record_traffic
@@ -21,9 +21,9 @@ from phasegate.evidence import Redactor
 from phasegate.fixtures import PROJECTS_ROOT, unique
 from phasegate.outcomes import Inconclusive
 from phasegate.plugin import META, state_of
+from phasegate.ratelimit import client_network
 from phasegate.resources import Registry, Resource
 
-MAX_PAGES = 50
 CONTRACT_DIR = Path(__file__).parent
 
 
@@ -68,7 +68,6 @@ def contract_sender(request, target, evidence, contract_profile):
     state = state_of(request.config)
     meta = request.node.stash.get(META, None)
     check_id = meta.id if meta else "contract"
-    digest = hashlib.sha256(f"{check_id}-{os.getpid()}".encode()).digest()
     headers = request_headers(state.client_config(), check_id)
     sender = Sender(
         target.api_url,
@@ -77,7 +76,7 @@ def contract_sender(request, target, evidence, contract_profile):
         timeout_s=state.settings.request_timeout,
         recorder=evidence.record,
         max_requests_per_s=contract_profile.max_requests_per_s,
-        client_network=f"10.{digest[0]}.{digest[1]}",
+        client_network=client_network(f"{check_id}-{os.getpid()}"),
     )
     yield sender
     sender.close()
@@ -87,31 +86,21 @@ def contract_sender(request, target, evidence, contract_profile):
     )
 
 
-def _listed(api: SkillMeatClient, path: str, project_id: str) -> list[dict]:
-    found: list[dict] = []
-    cursor = None
-    for _ in range(MAX_PAGES):
-        params = {"project_id": project_id, "limit": 100, "cursor": cursor}
-        response = api.api("GET", path, params=params)
-        if response.status_code != 200:
-            raise AssertionError(f"sweep: GET {path} answered {response.status_code}")
-        body = response.json()
-        found.extend(entry for entry in body.get("items", []) if isinstance(entry, dict))
-        cursor = body.get("next_cursor")
-        if not body.get("has_more") or not cursor:
-            return found
-    raise AssertionError(f"sweep: GET {path} still had more after {MAX_PAGES} pages")
-
-
 def sweep_project(api: SkillMeatClient, cleanup: Registry, project_id: str) -> int:
     """Register for deletion whatever the fuzzing created in the project (imports, merges...)."""
     known = {resource.id for resource in cleanup}
     added = 0
-    for kind, path in (("module", "/context-modules"), ("item", "/memory-items")):
-        for entry in _listed(api, path, project_id):
+    for service in (MODULES, ITEMS):
+        try:
+            listed = service.listed(api, project_id)
+        except Unverified as exc:
+            raise Unverified(f"sweep: {exc}") from None
+        for entry in listed:
             if str(entry.get("id")) not in known:
                 label = str(entry.get("name") or entry.get("content") or "")[:60]
-                cleanup.add(Resource(kind, str(entry["id"]), f"contract: {label}", project_id))
+                cleanup.add(
+                    Resource(service.kind, str(entry["id"]), f"contract: {label}", project_id)
+                )
                 added += 1
     return added
 

@@ -16,8 +16,6 @@ from phasegate import expect
 from phasegate.client import JSON, SkillMeatClient
 from phasegate.resources import Registry, Resource, ResourceKind
 
-MAX_PAGES = 50
-
 
 def register_created(
     response: httpx.Response, cleanup: Registry, kind: ResourceKind, project_id: str, label: str
@@ -63,17 +61,9 @@ def register_items(cleanup: Registry, project_id: str, items: list[Any]) -> list
 def list_all(
     api: SkillMeatClient, project_id: str, *, limit: int = 100, **filters: Any
 ) -> list[JSON]:
-    """Every item a filtered listing returns, following next_cursor to the end."""
-    collected: list[JSON] = []
-    cursor: str | None = None
-    for _ in range(MAX_PAGES):
-        response = api.list_items(project_id, limit=limit, cursor=cursor, **filters)
-        body = expect.json_object(response, 200)
-        collected.extend(expect.items_of(body, "GET /memory-items"))
-        cursor = body.get("next_cursor")
-        if not body.get("has_more") or not cursor:
-            return collected
-    raise AssertionError(f"GET /memory-items still had more after {MAX_PAGES} pages")
+    """Every item a filtered listing returns, following next_cursor to the end (the client's
+    walk: a listing that cannot be read to its end fails the check that asked)."""
+    return list(api.walk_items(project_id, filters=filters, limit=limit))
 
 
 def ids_of(items: list[JSON]) -> list[str]:

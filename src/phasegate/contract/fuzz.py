@@ -28,6 +28,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 from phasegate.contract.operations import OperationSpec
 from phasegate.contract.profiles import ContractProfile
 from phasegate.evidence import Exchange, Redactor, trim
+from phasegate.ratelimit import FORWARDED_FOR, RateLimitPolicy, client_address, is_limited
 
 CheckFunction = Callable[..., Any]
 Case = schemathesis.Case[Any]
@@ -56,7 +57,6 @@ _CHECK_OF_FAILURE = {
     "JsonSchemaError": "response_schema_conformance",
     "AcceptedNegativeData": "negative_data_rejection",
 }
-RETRY_AFTER_CAP_S = 10.0
 MAX_FAILURES_KEPT = 10
 
 
@@ -186,6 +186,7 @@ class Sender:
         self.recorder = recorder
         self.min_interval_s = 1.0 / max_requests_per_s if max_requests_per_s else 0.0
         self.sleep = sleep
+        self.rate_limit = RateLimitPolicy(sleep=sleep)
         # SkillMeat's burst limiter counts identical method+path+query per client: a POST whose
         # query is the pinned project looks identical whatever its body. Cases therefore come
         # from many client addresses of one private /24, as traffic behind a proxy does.
@@ -199,12 +200,8 @@ class Sender:
         self.session.close()
 
     def send(self, case: Case, extra_headers: Mapping[str, str] | None = None) -> Any:
-        """One call; a 429 is retried once after its Retry-After (capped), then returned."""
-        response = self._send_once(case, extra_headers)
-        if response.status_code == 429:
-            self.sleep(_retry_after(response))
-            response = self._send_once(case, extra_headers)
-        return response
+        """One call; a 429 is retried as ratelimit.py says, then returned as it is."""
+        return self.rate_limit.send(lambda: self._send_once(case, extra_headers))
 
     def _send_once(self, case: Case, extra_headers: Mapping[str, str] | None) -> Any:
         if self.min_interval_s:
@@ -213,7 +210,7 @@ class Sender:
                 self.sleep(wait)
         headers = {**self.headers, **(extra_headers or {})}
         if self.client_network:
-            headers["X-Forwarded-For"] = f"{self.client_network}.{1 + self.sent % 250}"
+            headers[FORWARDED_FOR] = client_address(self.client_network, self.sent)
         started = time.perf_counter()
         self._last = time.monotonic()
         self.sent += 1
@@ -255,18 +252,6 @@ class Sender:
     def curl(self, case: Case) -> str:
         shown = {k: v for k, v in self.headers.items() if k.lower() not in {"user-agent"}}
         return self.redactor.text(case.as_curl_command(headers=shown, base_url=self.base_url))
-
-
-def _retry_after(response: Any) -> float:
-    # schemathesis' Response keeps headers with lowercase names and a list of values each.
-    value = response.headers.get("retry-after", "1")
-    if isinstance(value, list | tuple):
-        value = value[0] if value else "1"
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = 1.0
-    return max(0.0, min(seconds, RETRY_AFTER_CAP_S))
 
 
 def _text(response: Any) -> str:
@@ -495,7 +480,7 @@ def fuzz_operation(
             report.statuses[response.status_code] += 1
             if on_response is not None:
                 on_response(case, response)
-            if response.status_code == 429:
+            if is_limited(response.status_code):
                 report.rate_limited += 1
                 return
             try:

@@ -10,18 +10,16 @@ run's prefix, which catches a project whose creation answered an error but happe
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-import httpx
+from phasegate.cleanup import ITEMS, MODULES, PROJECTS, UNVERIFIED, ResourceService
+from phasegate.client import JSON, SkillMeatClient
+from phasegate.ratelimit import RateLimitPolicy
 
-from phasegate.client import RateLimited, SkillMeatClient
-
-RETRY_PAUSES_S = (1.0, 2.0, 4.0, 8.0)
+# The sweep talks to a target the load may still hold in its limiter: it waits out a refusal.
+PATIENCE = RateLimitPolicy()
 
 
 @dataclass
@@ -30,7 +28,7 @@ class SweepReport:
     leftovers: list[str] = field(default_factory=list)
     removed: int = 0
     problems: list[str] = field(default_factory=list)
-    unverified: list[str] = field(default_factory=list)  # the target kept answering 429
+    unverified: list[str] = field(default_factory=list)  # unreadable lists, a limiter that refused
 
     @property
     def clean(self) -> bool:
@@ -45,18 +43,6 @@ class SweepReport:
             "problems": self.problems[:20],
             "unverified": self.unverified[:20],
         }
-
-
-def patiently(
-    call: Callable[[], httpx.Response], pauses: tuple[float, ...] | None = None
-) -> httpx.Response:
-    """Retry a call the target's limiter refused, waiting longer each time; RateLimited at last."""
-    for pause in RETRY_PAUSES_S if pauses is None else pauses:
-        try:
-            return call()
-        except RateLimited:
-            time.sleep(pause)
-    return call()
 
 
 def read_ledger(path: Path) -> dict[str, str]:
@@ -76,51 +62,16 @@ def read_ledger(path: Path) -> dict[str, str]:
     return projects
 
 
-def _pages(api: SkillMeatClient, method: str, project_id: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    cursor: str | None = None
-    for _ in range(50):
-        params: dict[str, Any] = {"limit": 100}
-        if cursor:
-            params["cursor"] = cursor
-        if method == "items":
-            response = patiently(partial(api.list_items, project_id, **params))
-        else:
-            response = patiently(partial(api.list_modules, project_id, **params))
-        if response.status_code != 200:
-            raise RuntimeError(f"listing {method} of {project_id} answered {response.status_code}")
-        body = response.json()
-        found.extend(x for x in body.get("items", []) if isinstance(x, dict))
-        cursor = body.get("next_cursor")
-        if not body.get("has_more") or not cursor:
-            break
-    return found
-
-
-def _listed_projects(api: SkillMeatClient) -> dict[str, str]:
-    listed: dict[str, str] = {}
-    response = patiently(partial(api.list_projects, limit=100))
-    for _ in range(50):
-        if response.status_code != 200:
-            break
-        body = response.json()
-        for project in body.get("items", []):
-            listed[str(project.get("id"))] = str(project.get("name", ""))
-        info = body.get("page_info") or {}
-        cursor = info.get("end_cursor")
-        if not info.get("has_next_page") or not cursor:
-            break
-        response = patiently(partial(api.list_projects, limit=100, after=cursor))
-    return listed
-
-
 def sweep(api: SkillMeatClient, ledger: Path, name_prefix: str) -> SweepReport:
-    """Find and delete what the run left; every finding is reported, nothing is hidden."""
+    """Find and delete what the run left; every finding is reported, nothing is hidden.
+
+    The missing-data rule is cleanup.py's: a list the target could not show is unverified.
+    """
     report = SweepReport()
     projects = read_ledger(ledger)
     try:
-        listed = _listed_projects(api)
-    except RateLimited as exc:
+        listed = PROJECTS.names(api, rate_limit=PATIENCE)
+    except UNVERIFIED as exc:
         report.unverified.append(f"listing projects: {exc}")
         listed = {}
     except Exception as exc:
@@ -131,7 +82,7 @@ def sweep(api: SkillMeatClient, ledger: Path, name_prefix: str) -> SweepReport:
         report.projects_checked += 1
         try:
             _sweep_project(report, api, project_id, name, project_id in live)
-        except RateLimited as exc:
+        except UNVERIFIED as exc:
             report.unverified.append(f"project {name or project_id}: {exc}")
         except Exception as exc:  # a sweep problem is reported, never allowed to stop the sweep
             report.problems.append(f"project {name or project_id}: {exc!r}")
@@ -141,27 +92,28 @@ def sweep(api: SkillMeatClient, ledger: Path, name_prefix: str) -> SweepReport:
 def _sweep_project(
     report: SweepReport, api: SkillMeatClient, project_id: str, name: str, listed: bool
 ) -> None:
-    modules = _pages(api, "modules", project_id)
-    items = _pages(api, "items", project_id)
-    for module in modules:
-        report.leftovers.append(f"module {module.get('id')} in {name}")
-        module_id = str(module.get("id"))
-        _delete(report, patiently(partial(api.delete_module, module_id)), "module", module)
-    for item in items:
-        report.leftovers.append(f"item {item.get('id')} in {name}")
-        item_id = str(item.get("id"))
-        _delete(report, patiently(partial(api.delete_item, item_id)), "item", item)
+    modules = MODULES.listed(api, project_id, rate_limit=PATIENCE)
+    items = ITEMS.listed(api, project_id, rate_limit=PATIENCE)
+    for service, found in ((MODULES, modules), (ITEMS, items)):
+        for thing in found:
+            report.leftovers.append(f"{service.kind} {thing.get('id')} in {name}")
+            _delete(report, api, service, thing)
     if listed:
         report.leftovers.append(f"project {name}")
-        response = patiently(partial(api.delete_project, project_id))
-        if response.status_code in (200, 204, 404):
+        deletion = PROJECTS.delete(api, project_id, rate_limit=PATIENCE)
+        if deletion.gone:
             report.removed += 1
         else:
-            report.problems.append(f"DELETE project {name} answered {response.status_code}")
+            report.problems.append(f"DELETE project {name} answered {deletion.status}")
 
 
-def _delete(report: SweepReport, response: Any, kind: str, thing: dict[str, Any]) -> None:
-    if response.status_code in (200, 204, 404):
+def _delete(
+    report: SweepReport, api: SkillMeatClient, service: ResourceService, thing: JSON
+) -> None:
+    deletion = service.delete(api, str(thing.get("id")), rate_limit=PATIENCE)
+    if deletion.gone:
         report.removed += 1
     else:
-        report.problems.append(f"DELETE {kind} {thing.get('id')} answered {response.status_code}")
+        report.problems.append(
+            f"DELETE {service.kind} {thing.get('id')} answered {deletion.status}"
+        )
