@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from phasegate.load._bounds import lower_bound, more_requests_to_decide, upper_bound
+from phasegate.gates.stats import lower_bound, more_requests_to_decide, upper_bound
 from phasegate.load.gate import LoadGateSpec, evaluate
 from phasegate.load.stats import EntryStats, Histogram, LoadStats, parse_json
 from phasegate.outcomes import Outcome

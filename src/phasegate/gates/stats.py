@@ -3,7 +3,10 @@
 - One-sided exact (Clopper-Pearson) binomial bounds, from the regularized incomplete beta
   function: with 0 failures in 2,995 requests the 95% upper bound is just under 0.1% (the rule of
   three), and at 10,000 requests at most 4 failures still keep it under 0.1%.
-- How many more requests with no failure would bring the upper bound under a threshold.
+- How many more requests would let the bounds decide: with no failure, under a threshold
+  (`requests_to_pass`); at the shares seen so far (`more_requests_to_decide`, the load gate);
+  until a baseline comparison passes (`ratio_increase_excluded_after`). One search for all three
+  (`smallest_extra`).
 - A comparison of two Poisson counts given their exposures (the conditional binomial test), for
   "no increase from baseline".
 - A least-squares slope with its one-sided Student-t bound, for growth and leak gates.
@@ -152,6 +155,28 @@ def lower_bound(k: int, n: int, confidence: float = CONFIDENCE) -> float:
     return _bisect(True, alpha, lambda p: binom_sf(k, n, p))
 
 
+def smallest_extra(decides: Callable[[int], bool], *, start: int = 1, cap: int) -> int | None:
+    """The smallest m >= 1 with decides(m), for a decides() that stays True once True.
+
+    The one search behind every "how many more requests until the bound decides": double from
+    `start` until decides() holds, then bisect between the last two. None when the doubling
+    passes `cap`. The caller checks m = 0 itself (its own "already decided").
+    """
+    hi = start
+    while not decides(hi):
+        hi *= 2
+        if hi > cap:
+            return None
+    lo = hi // 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if decides(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 def requests_to_pass(
     k: int,
     n: int,
@@ -174,19 +199,77 @@ def requests_to_pass(
 
     if passes(0):
         return 0
-    hi = 1
-    while not passes(hi):
-        hi *= 2
-        if hi > cap:
-            return None
-    lo = hi // 2  # passes(lo) is False (or lo == 0, already checked)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if passes(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return smallest_extra(passes, cap=cap)
+
+
+def more_requests_to_decide(
+    sure: int,
+    maybe: int,
+    n: int,
+    threshold: float,
+    confidence: float = CONFIDENCE,
+    cap: int = 10_000_000,
+) -> int | None:
+    """How many more requests, at the shares seen so far, would let the bounds decide.
+
+    `sure` of n surely count against the threshold and `maybe` (>= sure) possibly do (the load
+    gate's latency buckets that straddle the limit). Assuming both shares hold, the answer is
+    the smallest extra m after which the upper bound of `maybe` drops under `threshold` (a
+    pass) or the lower bound of `sure` rises over it (a fail). 0 when the bounds already decide;
+    None when even `cap` more would not (a share sits on the threshold) or nothing was measured.
+    """
+    _check_counts(sure, n)
+    _check_confidence(confidence)
+    _check_counts(maybe, n)
+    if n == 0:
+        return None
+    sure_share, maybe_share = sure / n, maybe / n
+
+    def decided(total: int) -> bool:
+        high = min(total, round(maybe_share * total))
+        low = min(total, round(sure_share * total))
+        return (
+            upper_bound(high, total, confidence) < threshold
+            or lower_bound(low, total, confidence) > threshold
+        )
+
+    if decided(n):
+        return 0
+    if sure_share <= threshold <= maybe_share:
+        return None
+    return smallest_extra(lambda extra: decided(n + extra), start=n, cap=cap)
+
+
+def ratio_increase_excluded_after(
+    k1: int,
+    n1: int,
+    k0: int,
+    n0: int,
+    margin: float,
+    floor: float | None,
+    confidence: float = CONFIDENCE,
+    cap: int = 10**12,
+) -> int | None:
+    """How many more window trials, all without an event, would let a baseline gate pass.
+
+    Either the rate ratio's upper bound falls to `margin` or (with a floor) the window's own
+    upper bound falls under `floor`; the sooner of the two. None when neither ever would.
+    """
+    candidates: list[int] = []
+    if floor is not None:
+        by_floor = requests_to_pass(k1, n1, floor, confidence)
+        if by_floor is not None:
+            candidates.append(by_floor)
+    if k1 + k0 > 0:
+
+        def passes(extra: int) -> bool:
+            upper = compare_rates(k1, n1 + extra, k0, n0, margin, confidence).ratio_upper
+            return upper <= margin
+
+        by_ratio = smallest_extra(passes, cap=cap)
+        if by_ratio is not None:
+            candidates.append(by_ratio)
+    return min(candidates) if candidates else None
 
 
 def rule_of_three(n: int) -> float:

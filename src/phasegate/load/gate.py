@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from phasegate.load._bounds import lower_bound, more_requests_to_decide, upper_bound
+from phasegate.gates.stats import lower_bound, more_requests_to_decide, upper_bound
 from phasegate.load.profiles import JUDGED_GROUPS, UNGATED_GROUPS
 from phasegate.load.stats import GroupStats, LoadStats
 from phasegate.outcomes import Outcome
