@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from phasegate.durations import format_duration, parse_duration
 from phasegate.gates.spec import (
     PHASE_WINDOWS_S,
     CatalogError,
@@ -13,10 +14,8 @@ from phasegate.gates.spec import (
     GateSpec,
     NoData,
     Severity,
-    format_duration,
     load,
     load_catalog,
-    parse_duration,
     resolve,
     select,
 )
@@ -107,13 +106,21 @@ def test_resolve_with_an_empty_selector_leaves_valid_promql(template: str, expec
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30), ("5m", 300), ("4h", 14400), ("2d", 172800), ("1h30m", 5400), ("500ms", 0.5)],
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("4h", 14400),
+        ("2d", 172800),
+        ("1h30m", 5400),
+        ("500ms", 0.5),
+        ("5", 5),
+    ],
 )
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "5", "m5", "5 minutes", "-5m", "0s", "1h 30m"])
+@pytest.mark.parametrize("text", ["", "m5", "5 minutes", "-5m", "0s", "0", "1h 30m"])
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)

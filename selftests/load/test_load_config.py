@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from phasegate.durations import parse_duration
 from phasegate.load.command import (
     ENV_LEDGER,
     ENV_RUN_ID,
@@ -19,7 +20,7 @@ from phasegate.load.command import (
     project_prefix,
     worker_argv,
 )
-from phasegate.load.config import LoadSettingsError, load_settings, parse_duration
+from phasegate.load.config import LoadSettingsError, load_settings
 from phasegate.load.profiles import PHASE_PROFILES, PROFILES, profile_for_phase
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,6 +74,7 @@ def test_environment_values_are_read():
         ("PHASEGATE_LOAD_DURATION", "2s"),
         ("PHASEGATE_LOAD_DURATION", "3h"),
         ("PHASEGATE_LOAD_DURATION", "soon"),
+        ("PHASEGATE_LOAD_DURATION", "45.5s"),
         ("PHASEGATE_LOAD_WORKERS", "-1"),
         ("PHASEGATE_LOAD_WORKERS", "65"),
         ("PHASEGATE_LOAD_SPAWN_RATE", "0"),
@@ -92,7 +94,8 @@ def test_durations():
     assert parse_duration("2m") == 120
     assert parse_duration("1h") == 3600
     assert parse_duration(" 1m30s ") == 90
-    for bad in ("", "m", "1.5m", "-5", "5 s"):
+    assert parse_duration("1.5m") == 90
+    for bad in ("", "m", "-5", "5 s"):
         with pytest.raises(ValueError, match="not a duration"):
             parse_duration(bad)
 

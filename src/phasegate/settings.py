@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from phasegate.gates.spec import parse_duration as _gate_duration
+from phasegate.durations import parse_duration
 from phasegate.phases import Phase, PhaseError, parse_phase
 
 T = TypeVar("T")
@@ -363,8 +363,8 @@ def resolve(
             else _convert(
                 spec_by["gate_window"],
                 *raw["gate_window"],
-                parse_duration,
-                "expected a duration such as 4h, 90m, 48h or seconds",
+                _gate_window,
+                "expected a duration",
             )
         ),
         gate_overrides=(
@@ -426,10 +426,8 @@ def _load_options(
     return values
 
 
-def parse_duration(text: str) -> float:
-    seconds = (
-        _gate_duration(text) if not text.strip().replace(".", "", 1).isdigit() else float(text)
-    )
+def _gate_window(text: str) -> float:
+    seconds = parse_duration(text)
     if not 1 <= seconds <= 90 * 86400:
         raise ValueError("must be between 1 s and 90 days")
     return seconds

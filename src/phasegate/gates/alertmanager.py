@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from phasegate.gates.evaluate import Alert
+from phasegate.gates.observation import Alert
 
 ALERTS_PATH = "/api/v2/alerts"
 

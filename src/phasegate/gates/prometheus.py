@@ -27,15 +27,16 @@ from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
-from phasegate.gates.evaluate import Alert, AlertEvidence, Counts, Freshness, Observation, Window
-from phasegate.gates.spec import (
-    DEFAULT_SELECTOR,
-    GateKind,
-    GateSpec,
-    format_duration,
-    parse_duration,
-    resolve,
+from phasegate.durations import format_duration, parse_duration
+from phasegate.gates.observation import (
+    Alert,
+    AlertEvidence,
+    Counts,
+    Freshness,
+    Observation,
+    Window,
 )
+from phasegate.gates.spec import DEFAULT_SELECTOR, GateKind, GateSpec, resolve
 
 MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series
 _STATUS = re.compile(r"HTTP Status Code (\d+)")

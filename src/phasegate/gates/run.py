@@ -15,8 +15,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from phasegate.gates.alertmanager import AlertmanagerClient
-from phasegate.gates.evaluate import GateResult, Observation, Window, evaluate
+from phasegate.gates.evaluate import evaluate
+from phasegate.gates.observation import Observation, Window
 from phasegate.gates.prometheus import PrometheusSource, combine_alerts
+from phasegate.gates.result import GateResult
 from phasegate.gates.spec import DEFAULT_SELECTOR, Catalog, GateKind, GateSpec, load, select
 
 

@@ -19,6 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+from phasegate.durations import FORMS, parse_duration
+
 DEFAULT_SELECTOR = 'job="skillmeat"'
 CATALOG_RESOURCE = "catalog.toml"
 GATE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -88,43 +90,6 @@ PER_SECONDS: Mapping[str, float] = {"second": 1.0, "minute": 60.0, "hour": 3600.
 
 class CatalogError(ValueError):
     """A catalog or override file that cannot be used; the message names file, gate and key."""
-
-
-# -- Durations ------------------------------------------------------------------------------------
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-
-
-def parse_duration(text: str) -> float:
-    """'90s', '5m', '1h30m', '2d' -> seconds. Raises ValueError on anything else."""
-    cleaned = text.strip()
-    if not cleaned:
-        raise ValueError("empty duration")
-    position, total = 0, 0.0
-    for match in _DURATION_PART.finditer(cleaned):
-        if match.start() != position:
-            break
-        total += float(match.group(1)) * _UNIT_S[match.group(2)]
-        position = match.end()
-    if position != len(cleaned) or total <= 0:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 5m, 4h, 2d, 1h30m)")
-    return total
-
-
-def format_duration(seconds: float) -> str:
-    """Seconds -> a short human and PromQL-compatible duration ('5m', '1h30m', '2.5s')."""
-    if seconds <= 0 or not math.isfinite(seconds):
-        return f"{seconds}s"
-    if seconds != int(seconds):
-        return f"{seconds:g}s"
-    rest = int(seconds)
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if rest >= size:
-            parts.append(f"{rest // size}{unit}")
-            rest %= size
-    return "".join(parts)
 
 
 # -- The spec -------------------------------------------------------------------------------------
@@ -322,7 +287,7 @@ def _duration(value: Any, key: str, *, allow_phase: bool = False) -> float | Non
         return None
     if isinstance(value, str):
         return parse_duration(value)
-    raise ValueError(f"{key} must be a duration such as '5m' or '4h', got {value!r}")
+    raise ValueError(f"{key} must be a duration such as {FORMS} (as text), got {value!r}")
 
 
 def _convert(key: str, value: Any) -> tuple[str, Any]:

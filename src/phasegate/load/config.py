@@ -7,16 +7,17 @@ Every value is bounded so that a typo cannot turn a gate into a denial-of-servic
 | variable | default | meaning |
 |---|---|---|
 | PHASEGATE_LOAD_USERS | 10 | simulated users (each its own client address and projects) |
-| PHASEGATE_LOAD_DURATION | 75s | steady run time after start (`45`, `45s`, `2m`, `1m30s`) |
+| PHASEGATE_LOAD_DURATION | 75s | steady run time after start (any phasegate.durations form) |
 | PHASEGATE_LOAD_SPAWN_RATE | users/10 | users started per second (the ramp takes about 10 s) |
 | PHASEGATE_LOAD_WORKERS | 0 | 0: one locust process; N: a master on 127.0.0.1 plus N workers |
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from phasegate.durations import parse_duration
 
 ENV_USERS = "PHASEGATE_LOAD_USERS"
 ENV_DURATION = "PHASEGATE_LOAD_DURATION"
@@ -33,21 +34,9 @@ DURATION_RANGE = (5, 3600)
 SPAWN_RATE_RANGE = (0.1, 100.0)
 WORKERS_RANGE = (0, 64)
 
-_DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s?)?$")
-
 
 class LoadSettingsError(ValueError):
     """A load setting cannot be used; the message names the variable and what was expected."""
-
-
-def parse_duration(text: str) -> int:
-    """Seconds from `45`, `45s`, `2m`, `1h`, `1m30s`; raises ValueError on anything else."""
-    cleaned = text.strip().lower()
-    match = _DURATION.match(cleaned)
-    if not cleaned or match is None or not any(match.groups()):
-        raise ValueError(f"not a duration: {text!r}")
-    hours, minutes, seconds = (int(match.group(g) or 0) for g in ("h", "m", "s"))
-    return hours * 3600 + minutes * 60 + seconds
 
 
 def default_spawn_rate(users: int) -> float:
@@ -90,6 +79,21 @@ def _bounded_int(env: Mapping[str, str], name: str, low: int, high: int, default
     return value
 
 
+def _run_time(raw: str) -> int:
+    """Whole seconds within DURATION_RANGE: locust's --run-time takes whole seconds."""
+    try:
+        seconds = parse_duration(raw)
+    except ValueError as exc:
+        raise LoadSettingsError(f"{ENV_DURATION}={raw!r} (environment): {exc}") from None
+    low, high = DURATION_RANGE
+    if not (seconds.is_integer() and low <= seconds <= high):
+        raise LoadSettingsError(
+            f"{ENV_DURATION}={raw!r} (environment): expected whole seconds from {low}s to "
+            f"{high // 60}m, such as 45s, 2m or 1m30s"
+        )
+    return int(seconds)
+
+
 def load_settings(env: Mapping[str, str]) -> LoadSettings:
     """Resolve the load settings from `env` (os.environ in practice), bounded and validated."""
     sources: dict[str, str] = {}
@@ -98,16 +102,7 @@ def load_settings(env: Mapping[str, str]) -> LoadSettings:
     duration = DEFAULT_DURATION_S
     raw_duration = env.get(ENV_DURATION)
     if raw_duration is not None and raw_duration.strip():
-        low, high = DURATION_RANGE
-        try:
-            duration = parse_duration(raw_duration)
-        except ValueError:
-            duration = -1
-        if not low <= duration <= high:
-            raise LoadSettingsError(
-                f"{ENV_DURATION}={raw_duration!r} (environment): expected a duration from "
-                f"{low}s to {high // 60}m, such as 45s, 2m or 1m30s"
-            )
+        duration = _run_time(raw_duration)
     spawn_rate = default_spawn_rate(users)
     raw_rate = env.get(ENV_SPAWN_RATE)
     if raw_rate is not None and raw_rate.strip():
