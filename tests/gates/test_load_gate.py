@@ -19,11 +19,11 @@ import pytest
 from phasegate.client import SkillMeatClient
 from phasegate.gates import run_gates
 from phasegate.load import (
-    LoadGateSpec,
     LoadPlan,
     LoadSettings,
     LoadSettingsError,
     StatsError,
+    catalog_spec,
     evaluate,
     load_settings,
     profile_for_phase,
@@ -32,7 +32,7 @@ from phasegate.load import (
     sweep,
 )
 from phasegate.load.command import project_prefix
-from phasegate.outcomes import Inconclusive, Outcome
+from phasegate.outcomes import conclude
 from phasegate.plugin import state_of
 
 LOCUSTFILES = Path(__file__).resolve().parents[1] / "load"
@@ -107,30 +107,10 @@ def test_p95_under_load(request, target, evidence, load_size):
             f"locust produced no statistics (exit {run.returncode}, timed out {run.timed_out}): "
             f"{exc}; log {art.log}:\n{run.log_tail}"
         ) from None
-    result = evaluate(stats, LoadGateSpec())
-    evidence.note("summary", result.headline())
+    result = evaluate(stats, catalog_spec(state.settings.gate_overrides))
     evidence.note("window", stats.summary()["window"])
     evidence.note("server_view", _server_view(state, phase, run))
-    evidence.note("load", result.to_evidence())
-    evidence.note(
-        "p95_ms",
-        {name: group["p95_ms"] for name, group in result.groups.items()}
-        | {"overall": result.overall["p95_ms"]},
-    )
-    if swept.problems:
-        pytest.fail(
-            f"the load run left data the sweep could not remove: {'; '.join(swept.problems[:5])}",
-            pytrace=False,
-        )
-    if result.outcome is Outcome.FAIL:
-        pytest.fail(result.message(), pytrace=False)
-    if result.outcome is Outcome.INCONCLUSIVE:
-        raise Inconclusive(result.message())
-    if swept.unverified:
-        raise Inconclusive(
-            f"{result.headline()}; but the cleanup could not be verified (the target kept "
-            f"answering 429): {'; '.join(swept.unverified[:3])}"
-        )
+    conclude(result.conclusion(swept), evidence)
 
 
 def _server_view(state, phase, run):

@@ -15,8 +15,13 @@ import pytest
 from phasegate.contract.tally import annotate, read_traffic
 from phasegate.fixtures import PROJECTS_ROOT
 from phasegate.gates import load_catalog
-from phasegate.gates.session import GatePlan, evaluate_gates, shared_evaluation
-from phasegate.outcomes import Inconclusive
+from phasegate.gates.session import (
+    GatePlan,
+    entry_conclusion,
+    evaluate_gates,
+    shared_evaluation,
+)
+from phasegate.outcomes import Inconclusive, conclude
 from phasegate.plugin import state_of
 from phasegate.resources import Ledger
 
@@ -66,16 +71,6 @@ def gate_evaluation(pytestconfig, target):
     ), state
 
 
-def _judge(entry, evidence):
-    evidence.note("gate", entry.get("evidence") or entry.get("facts") or {})
-    evidence.note("summary", entry["reason"])
-    if entry["outcome"] == "pass":
-        return
-    if entry["outcome"] == "inconclusive":
-        raise Inconclusive(entry["reason"])
-    raise AssertionError(entry["reason"])
-
-
 @pytest.mark.parametrize("gate_id", list(_gate_params()))
 def test_metric_gate(gate_id, gate_evaluation, evidence):
     """A metric gate of the rollout plan."""
@@ -88,7 +83,7 @@ def test_metric_gate(gate_id, gate_evaluation, evidence):
     assert entry is not None, f"gate {gate_id} was not evaluated"
     if gate_id in ERROR_GATES:
         entry = annotate(entry, read_traffic(state.ledger_dir, state.run_id))
-    _judge(entry, evidence)
+    conclude(entry_conclusion(entry), evidence)
 
 
 # Gates that count the server's 5xx: the contract's provoked ones are in their window too.
@@ -113,7 +108,7 @@ def test_client_and_server_counts_agree(gate_evaluation, evidence):
     entry = results["triangulation"]
     if entry is None:
         raise Inconclusive("no traffic of the suite's own to compare (--writes=deny)")
-    _judge(entry, evidence)
+    conclude(entry_conclusion(entry), evidence)
     evidence.note("traffic", results.get("traffic"))
 
 

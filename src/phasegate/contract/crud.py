@@ -25,6 +25,7 @@ from phasegate.contract.fuzz import (
     failures_of,
     run_examples,
 )
+from phasegate.outcomes import Conclusion, Outcome
 
 # Fields that legitimately change between the create answer and a later read.
 VOLATILE_FIELDS = frozenset({"access_count", "updated_at", "last_accessed_at", "memory_count"})
@@ -63,6 +64,18 @@ class CrudReport(FuzzReport):
         data = super().to_dict()
         data.update(sequences=self.sequences, completed=self.completed)
         return data
+
+    def conclusion(self) -> Conclusion:
+        """The cases' conclusion, then: too few sequences reached delete to judge."""
+        judged = super().conclusion()
+        if judged.outcome is not Outcome.PASS or self.completed >= min(3, self.sequences):
+            return judged
+        return Conclusion(
+            Outcome.INCONCLUSIVE,
+            f"only {self.completed} of {self.sequences} generated creates were accepted "
+            f"(statuses {dict(self.not_created)}); too few sequences to judge",
+            judged.facts,
+        )
 
 
 @dataclass

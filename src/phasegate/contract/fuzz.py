@@ -28,6 +28,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 from phasegate.contract.operations import OperationSpec
 from phasegate.contract.profiles import ContractProfile
 from phasegate.evidence import Exchange, Redactor, trim
+from phasegate.outcomes import Conclusion, Outcome
 from phasegate.ratelimit import FORWARDED_FOR, RateLimitPolicy, client_address, is_limited
 
 CheckFunction = Callable[..., Any]
@@ -58,6 +59,8 @@ _CHECK_OF_FAILURE = {
     "AcceptedNegativeData": "negative_data_rejection",
 }
 MAX_FAILURES_KEPT = 10
+# Fewer judged cases than this share of those planned and the operation was not really tested.
+MIN_JUDGED_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,22 @@ class FuzzReport:
             f"{self.operation}: {modes or 'no'} examples{none}, statuses {codes or '-'}"
             f"{limited}; {outcome}"
         )
+
+    def conclusion(self) -> Conclusion:
+        """FAIL on any failing case; INCONCLUSIVE when too few cases could be judged."""
+        facts = {"contract": self.to_dict(), "profile": self.profile, "summary": self.summary()}
+        if self.failures:
+            shown = "; ".join(f.line() for f in self.failures)
+            return Conclusion(Outcome.FAIL, f"{self.failure_count} failing cases: {shown}", facts)
+        planned = sum(self.examples.values())
+        if planned == 0 or self.judged < MIN_JUDGED_SHARE * planned:
+            return Conclusion(
+                Outcome.INCONCLUSIVE,
+                f"only {self.judged} of {planned} cases could be judged "
+                f"({self.rate_limited} rate-limited)",
+                facts,
+            )
+        return Conclusion(Outcome.PASS, self.summary(), facts)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 from phasegate.client import ClientConfig
 from phasegate.gates.run import run_gates
 from phasegate.gates.triangulate import Counter, PrometheusUnavailable, judge
-from phasegate.outcomes import Outcome
+from phasegate.outcomes import Conclusion, Outcome
 from phasegate.pacing import Pacer
 from phasegate.resources import Ledger
 from phasegate.traffic import Tally, send
@@ -131,8 +131,19 @@ def _traffic_and_triangulation(
     return {
         "outcome": judgement.outcome.value,
         "reason": judgement.reason,
-        "facts": judgement.facts | {"client": tally.to_dict()},
+        "facts": {**judgement.facts, "client": tally.to_dict()},
     }
+
+
+def entry_conclusion(entry: Mapping[str, Any]) -> Conclusion:
+    """A stored gate or triangulation entry as its check's conclusion.
+
+    The facts are the entry's evidence (a gate) or facts (the triangulation) under "gate", and
+    the reason as the summary a passing check shows.
+    """
+    reason = str(entry["reason"])
+    facts = entry.get("evidence") or entry.get("facts") or {}
+    return Conclusion(Outcome(entry["outcome"]), reason, {"gate": facts, "summary": reason})
 
 
 def _burst(plan: GatePlan, requests: int, deadline: float, progress: Progress) -> Tally:

@@ -13,7 +13,7 @@ import enum
 import math
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from importlib import resources
 from pathlib import Path
@@ -44,6 +44,7 @@ class GateKind(enum.StrEnum):
     ALERTS = "alerts"  # firing alerts of given severities (Alertmanager + Prometheus ALERTS)
     BASELINE_RATIO = "baseline_ratio"  # ratio in the window vs a baseline window
     BASELINE_SLOW_SHARE = "baseline_slow_share"  # slow share in the window vs a baseline window
+    LOAD = "load"  # a locust run's slow and failed shares (phasegate.load.gate), not Prometheus
 
     @property
     def counts(self) -> bool:
@@ -124,6 +125,9 @@ class GateSpec:
     per: str = ""  # slope: the unit of time of the threshold (hour, day)
     floor: float | None = None  # baseline: a window rate provably below this always passes
     severities: tuple[str, ...] = ()  # alerts: severity label values that count
+    min_group_samples: int | None = None  # load: fewer requests in an endpoint group cannot pass
+    max_failure_ratio: float | None = None  # load: the largest allowed share of failed requests
+    max_rate_limited_ratio: float | None = None  # load: more refused with 429 decides nothing
 
     @property
     def blocking(self) -> bool:
@@ -198,7 +202,21 @@ class GateSpec:
                 raise bad(f"floor must be a proportion in (0, 1), got {self.floor}")
         if kind is GateKind.ALERTS and not self.severities:
             raise bad("an alerts gate needs `severities`")
+        if kind is GateKind.LOAD:
+            self._validate_load(bad)
         return self
+
+    def _validate_load(self, bad: Callable[[str], CatalogError]) -> None:
+        if self.comparator != "<" or not 0 < self.threshold < 1:
+            raise bad("a load gate's threshold is the allowed slow share in (0, 1), with '<'")
+        if self.le is None or not (math.isfinite(self.le) and self.le > 0):
+            raise bad(f"a load gate needs `le`, the latency limit in seconds, got {self.le}")
+        if self.min_group_samples is None or self.min_group_samples < 0:
+            raise bad("a load gate needs `min_group_samples` >= 0")
+        for name in ("max_failure_ratio", "max_rate_limited_ratio"):
+            value = getattr(self, name)
+            if value is None or not 0 <= value < 1:
+                raise bad(f"a load gate needs `{name}` in [0, 1), got {value}")
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -246,6 +264,9 @@ _OVERRIDABLE = frozenset(
         "floor",
         "severities",
         "phases",
+        "min_group_samples",
+        "max_failure_ratio",
+        "max_rate_limited_ratio",
     }
 )
 _CATALOG_ONLY = frozenset({"id", "kind", "unit", "plan", "description"})
@@ -298,11 +319,11 @@ def _convert(key: str, value: Any) -> tuple[str, Any]:
         return key, _text(value, key)
     if key == "threshold":
         return key, _number(value, key)
-    if key in ("le", "floor"):
+    if key in ("le", "floor", "max_failure_ratio", "max_rate_limited_ratio"):
         return key, _number(value, key)
-    if key == "min_samples":
+    if key in ("min_samples", "min_group_samples"):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"min_samples must be an integer, got {value!r}")
+            raise ValueError(f"{key} must be an integer, got {value!r}")
         return key, value
     if key == "window":
         return "window_s", _duration(value, key, allow_phase=True)
@@ -340,15 +361,30 @@ def _spec_from_row(row: Mapping[str, Any], source: str) -> GateSpec:
 
 @dataclass(frozen=True)
 class Catalog:
-    specs: tuple[GateSpec, ...]
+    """Every row of a catalog: the metric gates (`specs`) and the load gate (`load_gate`)."""
+
+    rows: tuple[GateSpec, ...]
     source: str = "catalog"
+
+    @property
+    def specs(self) -> tuple[GateSpec, ...]:
+        """The metric gates: every row judged from Prometheus or Alertmanager."""
+        return tuple(row for row in self.rows if row.kind is not GateKind.LOAD)
 
     @property
     def ids(self) -> tuple[str, ...]:
         return tuple(spec.id for spec in self.specs)
 
+    @property
+    def load_gate(self) -> GateSpec:
+        """The row the load gate judges a locust run by (phasegate.load.gate)."""
+        rows = [row for row in self.rows if row.kind is GateKind.LOAD]
+        if len(rows) != 1:
+            raise CatalogError(f"{self.source}: expected one row of kind 'load', found {len(rows)}")
+        return rows[0]
+
     def get(self, gate_id: str) -> GateSpec:
-        for spec in self.specs:
+        for spec in self.rows:
             if spec.id == gate_id:
                 return spec
         raise KeyError(gate_id)
@@ -358,14 +394,14 @@ class Catalog:
 
     def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]], source: str) -> Catalog:
         """Apply {gate id: {key: value}}; unknown ids or keys and bad values raise CatalogError."""
-        known = set(self.ids)
+        known = {row.id for row in self.rows}
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise CatalogError(
                 f"{source}: unknown gate id(s) {unknown}; known ids: {sorted(known)}"
             )
         specs = []
-        for spec in self.specs:
+        for spec in self.rows:
             changes = overrides.get(spec.id)
             if not changes:
                 specs.append(spec)

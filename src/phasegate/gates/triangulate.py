@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from phasegate.outcomes import Outcome
+from phasegate.outcomes import Conclusion, Outcome
 
 # The suite's own traffic excludes scrapes and health probes; so does the server-side count.
 SERVED = 'job="skillmeat",endpoint!~"/metrics.*|/health.*"'
@@ -38,20 +38,13 @@ class ServerCounts:
     at: float
 
 
-@dataclass(frozen=True)
-class Judgement:
-    outcome: Outcome
-    reason: str
-    facts: dict[str, Any]
-
-
 def judge(
     client_requests: int,
     client_errors: int,
     client_rate_limited: int,
     before: ServerCounts,
     after: ServerCounts,
-) -> Judgement:
+) -> Conclusion:
     """Compare what the client sent between two scrapes with what the server counted."""
     served = client_requests - client_rate_limited
     server_requests = after.requests - before.requests
@@ -66,27 +59,27 @@ def judge(
         "window": [before.at, after.at],
     }
     if served <= 0:
-        return Judgement(Outcome.INCONCLUSIVE, "the client sent nothing to compare", facts)
+        return Conclusion(Outcome.INCONCLUSIVE, "the client sent nothing to compare", facts)
     if server_requests < 0 or server_errors < 0:
-        return Judgement(
+        return Conclusion(
             Outcome.INCONCLUSIVE, "a counter went backwards (server restart?) in the window", facts
         )
     missing = served - server_requests
     if missing > SLACK:
-        return Judgement(
+        return Conclusion(
             Outcome.FAIL,
             f"monitoring blind spot: the client got {served} answers but the server counted "
             f"{server_requests:.0f} requests in the same scrape-aligned window",
             facts,
         )
     if client_errors - server_errors > SLACK:
-        return Judgement(
+        return Conclusion(
             Outcome.FAIL,
             f"monitoring blind spot: the client saw {client_errors} 5xx answers but the server "
             f"counted {server_errors:.0f}",
             facts,
         )
-    return Judgement(
+    return Conclusion(
         Outcome.PASS,
         f"server counted {server_requests:.0f} requests for the client's {served} "
         f"and {server_errors:.0f} 5xx for the client's {client_errors}",

@@ -13,7 +13,7 @@ which breaks pytest. The locustfiles live in tests/load.
 
 from phasegate.load.command import Artifacts, LoadPlan, PlanError
 from phasegate.load.config import LoadSettings, LoadSettingsError, load_settings
-from phasegate.load.gate import Judgement, LoadGateResult, LoadGateSpec, evaluate
+from phasegate.load.gate import Judgement, LoadGateResult, LoadGateSpec, catalog_spec, evaluate
 from phasegate.load.profiles import JUDGED_GROUPS, PROFILES, Profile, profile_for_phase
 from phasegate.load.runner import LocustRun, run_locust
 from phasegate.load.stats import (
@@ -45,6 +45,7 @@ __all__ = [
     "Profile",
     "StatsError",
     "SweepReport",
+    "catalog_spec",
     "evaluate",
     "load_settings",
     "parse_csv",

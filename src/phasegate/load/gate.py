@@ -28,12 +28,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
+from phasegate.gates import spec as gate_spec
+from phasegate.gates.spec import GateKind, GateSpec
 from phasegate.gates.stats import lower_bound, more_requests_to_decide, upper_bound
 from phasegate.load.profiles import JUDGED_GROUPS, UNGATED_GROUPS
 from phasegate.load.stats import GroupStats, LoadStats
-from phasegate.outcomes import Outcome
+from phasegate.outcomes import Conclusion, Outcome
 
 OVERALL = "overall"
 
@@ -62,6 +65,22 @@ class LoadGateSpec:
         if self.min_requests < 0 or self.min_group_requests < 0:
             raise ValueError("minimum request counts must not be negative")
 
+    @classmethod
+    def from_gate(cls, row: GateSpec) -> LoadGateSpec:
+        """The load gate's criteria from its catalog row (kind "load"), overrides applied."""
+        if row.kind is not GateKind.LOAD:
+            raise ValueError(f"gate {row.id!r} is a {row.kind.value} gate, not the load gate")
+        assert row.le is not None and row.min_group_samples is not None  # validated by the row
+        assert row.max_failure_ratio is not None and row.max_rate_limited_ratio is not None
+        return cls(
+            latency_ms=row.le * 1000.0,
+            quantile=1.0 - row.threshold,
+            max_failure_ratio=row.max_failure_ratio,
+            min_requests=row.min_samples,
+            min_group_requests=row.min_group_samples,
+            max_rate_limited_ratio=row.max_rate_limited_ratio,
+        )
+
     @property
     def percentile_label(self) -> str:
         return f"p{self.quantile * 100:g}"
@@ -78,6 +97,11 @@ class LoadGateSpec:
             "ungated_groups": sorted(self.ungated_groups),
             "judged_groups": list(self.judged_groups),
         }
+
+
+def catalog_spec(overrides: Path | None = None) -> LoadGateSpec:
+    """The load gate's criteria: the catalog's "load" row with a user's override file applied."""
+    return LoadGateSpec.from_gate(gate_spec.load(overrides).load_gate)
 
 
 @dataclass(frozen=True)
@@ -160,6 +184,40 @@ class LoadGateResult:
             "judgements": [j.to_dict() for j in self.judgements],
             "spec": self.spec.to_dict(),
         }
+
+    def conclusion(self, cleanup: Cleanup | None = None) -> Conclusion:
+        """The run's conclusion, with the sweep after it: data left behind fails the check, a
+        cleanup the target kept refusing (429) to verify leaves a passing run undecided."""
+        facts = {
+            "summary": self.headline(),
+            "load": self.to_evidence(),
+            "p95_ms": {name: group["p95_ms"] for name, group in self.groups.items()}
+            | {OVERALL: self.overall["p95_ms"]},
+        }
+        if cleanup is not None and cleanup.problems:
+            return Conclusion(
+                Outcome.FAIL,
+                "the load run left data the sweep could not remove: "
+                + "; ".join(cleanup.problems[:5]),
+                facts,
+            )
+        if self.outcome is not Outcome.PASS:
+            return Conclusion(self.outcome, self.message(), facts)
+        if cleanup is not None and cleanup.unverified:
+            return Conclusion(
+                Outcome.INCONCLUSIVE,
+                f"{self.headline()}; but the cleanup could not be verified (the target kept "
+                f"answering 429): {'; '.join(cleanup.unverified[:3])}",
+                facts,
+            )
+        return Conclusion(Outcome.PASS, self.reason, facts)
+
+
+class Cleanup(Protocol):
+    """What the conclusion reads of a sweep (phasegate.load.sweep.SweepReport)."""
+
+    problems: list[str]
+    unverified: list[str]
 
 
 def _pct(value: float) -> str:
