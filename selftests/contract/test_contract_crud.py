@@ -13,6 +13,7 @@ import pytest
 from contract.conftest import PROJECT
 from contract.double import ITEMS, ContractDouble, Fault
 from phasegate.contract import RESOURCES, CrudReport, Pins, Sender, crud_sequences
+from phasegate.outcomes import Outcome
 
 [MEMORY_ITEMS] = [r for r in RESOURCES if r.name == "memory-items"]
 SEQUENCES = 3
@@ -43,6 +44,7 @@ def test_compliant_double_completes_every_sequence(
     assert report.sequences == report.completed == SEQUENCES
     assert created == deleted and len(set(created)) == SEQUENCES
     assert double.items == {}  # nothing the sequences made is left behind
+    assert report.conclusion().outcome is Outcome.PASS
     assert report.statuses == {201: SEQUENCES, 200: SEQUENCES, 204: SEQUENCES, 404: SEQUENCES}
     assert f"{SEQUENCES} of {SEQUENCES} sequences reached delete" in report.summary()
 
@@ -57,6 +59,7 @@ def test_item_readable_after_delete_fails_use_after_free(
     assert (failure.method, failure.status, failure.mode) == ("GET", 200, "read after delete")
     assert failure.path == f"{ITEMS}/{created[0]}"
     assert report.failure_count == SEQUENCES
+    assert report.conclusion().outcome is Outcome.FAIL
 
 
 @pytest.mark.parametrize("double", [Fault.CREATE_LOST], indirect=True)
@@ -79,3 +82,18 @@ def test_a_create_the_server_fails_is_judged_and_ends_the_sequence(
     assert "not_a_server_error" in {f.check for f in report.failures}
     assert report.completed == 0 and created == []
     assert dict(report.not_created) == {500: SEQUENCES}
+
+
+def test_too_few_completed_sequences_decide_nothing() -> None:
+    """Cases all judged and none failing, but only 1 of 4 creates accepted: no verdict."""
+    report = CrudReport(operation="CRUD memory-items", profile="full", sequences=4, completed=1)
+    report.examples["create"] = 4
+    report.not_created = {409: 3}
+    conclusion = report.conclusion()
+    assert conclusion.outcome is Outcome.INCONCLUSIVE
+    assert conclusion.reason == (
+        "only 1 of 4 generated creates were accepted (statuses {409: 3}); "
+        "too few sequences to judge"
+    )
+    report.completed = 3
+    assert report.conclusion().outcome is Outcome.PASS

@@ -16,6 +16,7 @@ from contract.conftest import PROJECT, SMALL
 from contract.double import ITEMS, TYPES, ContractDouble, Fault
 from phasegate.contract import SAFE, CaseFailure, OperationSpec, Pins, Sender, fuzz_operation
 from phasegate.evidence import REDACTED, Redactor
+from phasegate.outcomes import Outcome
 
 LIST = OperationSpec("GET", "/memory-items")
 CREATE = OperationSpec("POST", "/memory-items")
@@ -60,6 +61,8 @@ def test_compliant_double_passes_every_check(
     assert report.failures == [], [f.line() for f in report.failures]
     assert report.failure_count == 0
     assert report.judged > 0
+    assert report.conclusion().outcome is Outcome.PASS
+    assert report.conclusion().facts["summary"] == report.summary()
     assert report.examples["positive"] == SMALL.positive_examples
     if negative:
         # Invalid input was really sent, and refused the documented way.
@@ -78,6 +81,9 @@ def test_server_error_fails_not_a_server_error(
 ) -> None:
     report = _fuzz(schema, CREATE, sender)
     failure = _only(report.failures, "not_a_server_error")
+    conclusion = report.conclusion()
+    assert conclusion.outcome is Outcome.FAIL
+    assert conclusion.reason.startswith(f"{report.failure_count} failing cases: ")
     assert (failure.method, failure.path, failure.status, failure.mode) == (
         "POST",
         ITEMS,
@@ -185,6 +191,11 @@ def test_rate_limited_cases_are_counted_not_judged(double: ContractDouble, schem
     assert report.rate_limited == planned and report.judged == 0
     assert report.failures == []
     assert f"{planned} rate-limited" in report.summary()
+    conclusion = report.conclusion()
+    assert conclusion.outcome is Outcome.INCONCLUSIVE
+    assert (
+        conclusion.reason == f"only 0 of {planned} cases could be judged ({planned} rate-limited)"
+    )
 
 
 def test_read_only_profile_refuses_a_write(double: ContractDouble, schema: Any, sender: Sender):

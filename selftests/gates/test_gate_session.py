@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 
 from phasegate.client import ClientConfig
-from phasegate.gates.session import GatePlan, evaluate_gates, shared_evaluation
+from phasegate.gates.session import GatePlan, entry_conclusion, evaluate_gates, shared_evaluation
+from phasegate.outcomes import Outcome
 from phasegate.resources import Ledger
 
 RUN = "pg-selftest-run"
@@ -235,3 +236,13 @@ def test_an_unreachable_prometheus_is_inconclusive_never_a_traceback(
     else:
         assert out["triangulation"] is None
     json.dumps(out)  # stored by shared_evaluation: must be JSON as it is
+
+
+def test_a_stored_entry_is_its_checks_conclusion() -> None:
+    gate = {"outcome": "fail", "reason": "3 errors", "evidence": {"bound": 0.004}}
+    conclusion = entry_conclusion(gate)
+    assert (conclusion.outcome, conclusion.reason) == (Outcome.FAIL, "3 errors")
+    assert conclusion.facts == {"gate": {"bound": 0.004}, "summary": "3 errors"}
+    triangulation = {"outcome": "pass", "reason": "agree", "facts": {"server_5xx": 0}}
+    assert entry_conclusion(triangulation).facts["gate"] == {"server_5xx": 0}
+    assert entry_conclusion({"outcome": "inconclusive", "reason": "r"}).facts["gate"] == {}

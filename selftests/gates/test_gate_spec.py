@@ -251,3 +251,29 @@ def test_spec_validation_of_each_kind() -> None:
         ).validate()
     ok = GateSpec(**base, kind=GateKind.GAUGE, threshold=1, query="up").validate()
     assert ok.to_dict()["kind"] == "gauge"
+
+
+def test_the_load_gate_is_a_catalog_row_apart_from_the_metric_gates() -> None:
+    cat = load_catalog()
+    row = cat.load_gate
+    assert (row.id, row.kind) == ("load-p95", GateKind.LOAD)
+    assert (row.le, row.threshold, row.min_samples, row.min_group_samples) == (0.5, 0.05, 300, 50)
+    assert (row.max_failure_ratio, row.max_rate_limited_ratio) == (0.01, 0.01)
+    assert row not in cat.specs and row.id not in cat.ids
+    assert row.id not in {s.id for s in cat.for_phase("phase2")}
+    with pytest.raises(CatalogError, match="unknown gate id"):
+        select(cat, ["load-p95"])
+
+
+def test_load_row_overrides_are_validated(tmp_path: Path) -> None:
+    path = write(tmp_path, "[gates.load-p95]\nthreshold = 0.01\nmin_group_samples = 80\n")
+    row = load(overrides=path).load_gate
+    assert (row.threshold, row.min_group_samples) == (0.01, 80)
+    for bad, message in (
+        ("max_failure_ratio = 1.5", "max_failure_ratio"),
+        ("threshold = 2", "slow share in"),
+        ('comparator = "<="', "slow share in"),
+        ("min_group_samples = 1.5", "must be an integer"),
+    ):
+        with pytest.raises(CatalogError, match=message):
+            load(overrides=write(tmp_path, f"[gates.load-p95]\n{bad}\n"))

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from phasegate.gates.spec import CatalogError
 from phasegate.gates.stats import lower_bound, more_requests_to_decide, upper_bound
-from phasegate.load.gate import LoadGateSpec, evaluate
+from phasegate.load.gate import LoadGateSpec, catalog_spec, evaluate
 from phasegate.load.stats import EntryStats, Histogram, LoadStats, parse_json
-from phasegate.outcomes import Outcome
+from phasegate.load.sweep import SweepReport
+from phasegate.outcomes import Inconclusive, Outcome, conclude
 
 GROUPS = ("memory.read", "memory.write", "modules", "packs")
 DATA = Path(__file__).parent / "data"
@@ -194,3 +196,70 @@ def test_more_requests_to_decide():
     assert upper_bound(round(total / 85), total) < 0.05 <= upper_bound(1, 85)
     assert more_requests_to_decide(5, 5, 100, 0.05) is None  # exactly on the threshold
     assert more_requests_to_decide(0, 0, 0, 0.05) is None
+
+
+# -- the catalog row and its overrides ----------------------------------------------------------
+
+
+def test_the_catalog_row_is_the_default_spec():
+    assert catalog_spec() == LoadGateSpec()
+
+
+def test_an_override_changes_the_load_gates_threshold(tmp_path):
+    """7% of packs slow: passes a p90 gate, fails the catalog's p95, by override alone."""
+    entries = healthy(per_group=2000)
+    entries[3] = entry("packs generate", {60: 1860, 700: 140})
+    stats = stats_of(entries)
+    assert evaluate(stats, catalog_spec()).outcome is Outcome.FAIL
+    overrides = tmp_path / "gates.toml"
+    overrides.write_text("[gates.load-p95]\nthreshold = 0.10\n")
+    spec = catalog_spec(overrides)
+    assert spec.quantile == pytest.approx(0.90)
+    assert spec.percentile_label == "p90"
+    result = evaluate(stats, spec)
+    assert result.outcome is Outcome.PASS, result.message()
+    overrides.write_text("[gates.load-p95]\nle = 0.8\nmin_samples = 100000\n")
+    raised = evaluate(stats, catalog_spec(overrides))
+    assert raised.spec.latency_ms == 800.0
+    assert raised.outcome is Outcome.INCONCLUSIVE  # too few requests for min_samples
+    overrides.write_text("[gates.load-p95]\nmax_rate_limited_ratio = -1\n")
+    with pytest.raises(CatalogError, match="max_rate_limited_ratio"):
+        catalog_spec(overrides)
+
+
+# -- the conclusion a check draws -----------------------------------------------------------------
+
+
+class Notes:
+    def __init__(self):
+        self.facts = {}
+
+    def note(self, name, value):
+        self.facts[name] = value
+
+
+def test_a_passing_run_concludes_pass_with_its_numbers():
+    result = evaluate(stats_of(healthy()))
+    notes = Notes()
+    conclude(result.conclusion(SweepReport()), notes)
+    assert notes.facts["summary"] == result.headline()
+    assert notes.facts["load"] == result.to_evidence()
+    assert notes.facts["p95_ms"]["overall"] == 40
+
+
+def test_a_failing_run_fails_with_its_message():
+    entries = [entry(f"{group} op", {650: 5}) for group in GROUPS]
+    result = evaluate(stats_of(entries))
+    with pytest.raises(AssertionError) as caught:
+        conclude(result.conclusion(SweepReport()), Notes())
+    assert str(caught.value) == result.message()
+
+
+def test_the_sweep_fails_or_holds_back_a_passing_run():
+    result = evaluate(stats_of(healthy()))
+    left = SweepReport(problems=["pg-x-load-1: DELETE answered 500"])
+    with pytest.raises(AssertionError, match="left data the sweep could not remove: pg-x"):
+        conclude(result.conclusion(left), Notes())
+    unverified = SweepReport(unverified=["pg-x-load-2"])
+    with pytest.raises(Inconclusive, match="cleanup could not be verified"):
+        conclude(result.conclusion(unverified), Notes())
