@@ -83,7 +83,7 @@ def locust_tasks(profile: UserProfile) -> dict[Callable[[SkillMeatUser], None], 
     for row in profile.mix:
 
         def run(user: SkillMeatUser, operation: str = row.operation) -> None:
-            user.run(operation)
+            user.run_operation(operation)
 
         run.__name__ = row.operation.replace("-", "_")
         tasks[tag(*row.tags)(run)] = row.weight
@@ -143,7 +143,7 @@ class SkillMeatUser(HttpUser):
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def run(self, operation: str) -> None:
+    def run_operation(self, operation: str) -> None:
         """One task: the model's request for `operation` (and any follow-up it asks for)."""
         self.perform(build(operation, self.data))
 
