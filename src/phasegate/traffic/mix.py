@@ -9,7 +9,7 @@ Four profiles share one catalog of operations:
   requests from one client address no exact request recurs often enough to trip SkillMeat's
   burst limiter.
 
-What each operation sends is `model.build` (random users) and `model.top_up_request` (the
+What each operation sends is `operations.build` (random users) and `top_up.request` (the
 rotation). The operation's `group` is the first word of its request name: the load gate judges
 p95 per group (`phasegate.load.profiles.JUDGED_GROUPS`).
 """
