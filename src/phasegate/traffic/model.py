@@ -9,8 +9,9 @@ module is linked to a memory). An answer of None means the request failed or was
 
 `UserData` is one simulated user's bookkeeping: its projects, their items (with status) and
 modules, and the deletes that clean them up. The rules every driver follows are here too:
-the 429 pause (`retry_after_s`), the client address (`client_address`) and the per-key pacing
-under SkillMeat's burst limiter (`SameKeyBudget`).
+the 429 pause (`retry_after_s`: `phasegate.ratelimit`'s, the suite's one reading of
+Retry-After), the client address (`client_address`) and the per-key pacing under SkillMeat's
+burst limiter (`SameKeyBudget`).
 
 Pure: no HTTP library, no locust, no clock; everything random comes from the user's generator.
 """
@@ -20,32 +21,24 @@ from __future__ import annotations
 import base64
 import random
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
+
+# Re-exported: the drivers take the suite's one 429 rule from the traffic model.
+from phasegate.ratelimit import LIMITER_WINDOW_S as LIMITER_WINDOW_S
+from phasegate.ratelimit import retry_after_s as retry_after_s
 
 JSON = dict[str, Any]
 Answer = JSON | list[Any] | None
 Params = dict[str, str | int | float | bool]
 
 
-LIMITER_WINDOW_S = 10.0
-SAME_KEY_BUDGET = 12  # SkillMeat blocks a client at about 20 identical requests in 10 s
-RETRY_AFTER_CAP_S = 15.0
-RETRY_AFTER_DEFAULT_S = 10.0
+# Stricter than ratelimit.SAME_REQUEST_BUDGET: a locust user paces itself well below the
+# limiter's threshold (about 20 identical requests in 10 s), whatever else shares its address.
+SAME_KEY_BUDGET = 12
 GONE = (204, 200, 404)  # a cleanup delete: done, or already gone
-
-
-def retry_after_s(headers: Mapping[str, str]) -> float:
-    """How long the traffic waits after a 429: Retry-After (seconds), capped; 10 s if unreadable.
-
-    The one place the traffic (both drivers) decides its 429 pause.
-    """
-    try:
-        return min(RETRY_AFTER_CAP_S, float(headers.get("Retry-After") or RETRY_AFTER_DEFAULT_S))
-    except ValueError:
-        return RETRY_AFTER_DEFAULT_S
 
 
 def client_address(rng: random.Random) -> str:

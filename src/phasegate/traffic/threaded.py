@@ -22,9 +22,10 @@ import httpx
 from phasegate.client import ClientConfig, SkillMeatClient
 from phasegate.evidence import Exchange
 from phasegate.pacing import Pacer
+from phasegate.ratelimit import RateLimitPolicy
 from phasegate.resources import Ledger, Registry, Resource
 from phasegate.traffic import top_up
-from phasegate.traffic.model import Project, Request, create_project, retry_after_s
+from phasegate.traffic.model import Project, Request, create_project
 
 Progress = Callable[[str], None]
 SLOW_S = 0.5
@@ -87,14 +88,17 @@ class _Worker:
 
     def setup(self, projects_root: str, tally: Tally, pacer: Pacer | None = None) -> None:
         create = create_project(self.name, f"{projects_root}/{self.name}")
-        response = None
-        for _ in range(2):  # one retry after the limiter's Retry-After
+
+        def attempt() -> httpx.Response:
             if pacer is not None:
                 pacer.wait_for_slot()
-            response = self._send(create)
-            if response is None or response.status_code != 429:
-                break
-            time.sleep(retry_after_s(response.headers))
+            return self._request(create)
+
+        try:
+            # One retry after the limiter's Retry-After: the suite's one 429 policy.
+            response: httpx.Response | None = RateLimitPolicy(sleep=time.sleep).send(attempt)
+        except httpx.HTTPError:
+            response = None
         if response is None or response.status_code != 201:
             raise RuntimeError(f"traffic: project create answered {_status(response)}")
         self.project.id = response.json()["id"]
@@ -116,17 +120,16 @@ class _Worker:
     def _send(self, request: Request) -> httpx.Response | None:
         # The client's recorder has counted the request (a 429 and a transport error too); a
         # 429 is the burst limiter's answer, counted apart: the traffic goes on.
-        send = self.api.api if request.api else self.api.request
         try:
-            return send(
-                request.method,
-                request.path,
-                params=request.params,
-                json=request.body,
-                allow_429=True,
-            )
+            return self._request(request)
         except httpx.HTTPError:
             return None
+
+    def _request(self, request: Request) -> httpx.Response:
+        send = self.api.api if request.api else self.api.request
+        return send(
+            request.method, request.path, params=request.params, json=request.body, allow_429=True
+        )
 
 
 def _status(response: httpx.Response | None) -> str:
