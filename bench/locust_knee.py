@@ -16,11 +16,32 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "load"))
 
 import gevent
-from _skillmeat_traffic import SkillMeatUser
-from locust import constant_throughput, events, task
+from _skillmeat_traffic import SkillMeatUser, locust_tasks
+from locust import constant_throughput, events
+
+from phasegate.traffic.mix import Task, UserProfile
 
 RATE = float(os.environ.get("PHASEGATE_BENCH_RATE_PER_USER", "0.5"))
 WARMUP_S = float(os.environ.get("PHASEGATE_BENCH_WARMUP_S", "20"))
+
+# The internal team's memory operations only (no phase tags: the bench runs them all).
+MEMORY_PACED = UserProfile(
+    "MemoryPacedUser",
+    weight=1,
+    wait_s=(0.0, 0.0),  # unused: the class paces by throughput
+    projects_per_user=(1, 1),
+    seed_items=(3, 3),
+    mix=(
+        Task("list-items", 6, ()),
+        Task("get-item", 3, ()),
+        Task("count-items", 2, ()),
+        Task("search-items", 2, ()),
+        Task("create-item", 3, ()),
+        Task("update-item", 2, ()),
+        Task("promote-item", 1, ()),
+        Task("delete-item", 2, ()),
+    ),
+)
 
 
 @events.test_start.add_listener
@@ -35,38 +56,6 @@ def _measure_after_warmup(environment, **_kwargs) -> None:
 
 
 class MemoryPacedUser(SkillMeatUser):
+    profile = MEMORY_PACED
     wait_time = constant_throughput(RATE)
-    projects_per_user = (1, 1)
-    seed_items = (3, 3)
-
-    @task(6)
-    def list_memories(self) -> None:
-        self.list_items()
-
-    @task(3)
-    def read_memory(self) -> None:
-        self.get_item()
-
-    @task(2)
-    def count_memories(self) -> None:
-        self.count_items()
-
-    @task(2)
-    def search_memories(self) -> None:
-        self.search_items()
-
-    @task(3)
-    def write_memory(self) -> None:
-        self.create_item()
-
-    @task(2)
-    def edit_memory(self) -> None:
-        self.update_item()
-
-    @task(1)
-    def promote_memory(self) -> None:
-        self.promote_item()
-
-    @task(2)
-    def remove_memory(self) -> None:
-        self.delete_item()
+    tasks = locust_tasks(MEMORY_PACED)

@@ -22,6 +22,7 @@ from phasegate.load.command import (
 )
 from phasegate.load.config import LoadSettingsError, load_settings
 from phasegate.load.profiles import PHASE_PROFILES, PROFILES, profile_for_phase
+from phasegate.traffic import mix
 
 REPO = Path(__file__).resolve().parents[2]
 LOCUSTFILES = REPO / "tests" / "load"
@@ -178,14 +179,19 @@ def test_hard_timeout_covers_run_ramp_and_cleanup(tmp_path):
 
 
 def test_every_profile_names_real_classes_and_tags():
-    """Checked on the source text: locust is never imported into pytest."""
+    """Classes from the source text (locust is never imported into pytest), tasks from the mix."""
     source = "\n".join(p.read_text() for p in LOCUSTFILES.glob("*.py"))
-    classes = set(re.findall(r"^class (\w+)\(SkillMeatUser\)", source, re.MULTILINE))
-    assert classes == {"InternalTeamUser", "AgentPackUser", "ProductionReaderUser"}
+    declared = dict(
+        re.findall(r"^class (\w+)\(SkillMeatUser\):\n    profile = (\w+)$", source, re.MULTILINE)
+    )
+    assert set(declared) == {"InternalTeamUser", "AgentPackUser", "ProductionReaderUser"}
+    # Each class takes its tasks from the mix profile of its own name.
+    users = {name: getattr(mix, constant) for name, constant in declared.items()}
+    assert all(user.name == name for name, user in users.items())
     for profile in PROFILES.values():
-        assert set(profile.user_classes) <= classes
+        assert set(profile.user_classes) <= set(users)
         for tag in profile.tags:
-            assert tag in source
+            assert all(users[name].tasks_for(tag) for name in profile.user_classes), tag
     assert profile_for_phase("phase2").name == "internal"
     assert profile_for_phase("phase4").name == "production"
     assert set(PHASE_PROFILES) == {"phase2", "phase3", "phase4"}

@@ -21,7 +21,7 @@ from phasegate.gates.triangulate import Counter, PrometheusUnavailable, judge
 from phasegate.outcomes import Conclusion, Outcome
 from phasegate.pacing import Pacer
 from phasegate.resources import Ledger
-from phasegate.traffic import Tally, send
+from phasegate.traffic.threaded import Tally, send
 
 Progress = Callable[[str], None]
 ERROR_GATE = "error-rate"

@@ -1,7 +1,8 @@
 """Bounded, realistic background traffic for the metric gates on the embedded stack.
 
 The 0.1% error-rate gate needs about 3,000 requests before it can say PASS (rule of three), far
-more than the smoke checks send. This generator sends a read-mostly mix of Memory & Context calls
+more than the smoke checks send. This driver sends the traffic model's top-up mix
+(`mix.GATE_TOP_UP`, requests from `top_up.request`): read-mostly Memory & Context calls
 from a few threads, each over a project of its own, varied so that no identical request repeats
 often enough to trip SkillMeat's burst limiter, and counts what it saw on the client side (429s
 apart) so the gates can be triangulated against the server's own metrics.
@@ -14,23 +15,19 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import httpx
 
-from phasegate.client import ClientConfig, RateLimited, SkillMeatClient
+from phasegate.client import ClientConfig, SkillMeatClient
 from phasegate.evidence import Exchange
 from phasegate.pacing import Pacer
+from phasegate.ratelimit import RateLimitPolicy
 from phasegate.resources import Ledger, Registry, Resource
+from phasegate.traffic import top_up
+from phasegate.traffic.model import Project, Request, create_project
 
 Progress = Callable[[str], None]
-WORDS = (
-    "cache", "timeout", "schema", "retry", "index", "migration", "token", "budget", "deploy",
-    "rollback", "queue", "worker", "latency", "logging", "secret", "config", "branch", "review",
-    "release", "canary", "metric", "alert", "pack", "module", "decision", "constraint", "gotcha",
-    "style", "learning", "storage", "session", "anchor", "extract",
-)  # fmt: skip
 SLOW_S = 0.5
 
 
@@ -79,84 +76,60 @@ class Tally:
 
 
 class _Worker:
-    """One simulated user with a project of its own and a handful of items."""
+    """One top-up worker: a project of its own, seeded with a few memories, then the rotation."""
 
     def __init__(self, index: int, api: SkillMeatClient, registry: Registry, prefix: str) -> None:
         self.index = index
         self.api = api
         self.registry = registry
-        self.prefix = prefix
-        self.project_id = ""
-        self.items: list[str] = []
+        self.name = top_up.project_name(prefix, index)
+        self.project = Project("", self.name)
         self.step = 0
 
     def setup(self, projects_root: str, tally: Tally, pacer: Pacer | None = None) -> None:
-        name = f"{self.prefix}-traffic-{self.index}"
-        response = None
-        for _ in range(2):  # one retry after the limiter's Retry-After
+        create = create_project(self.name, f"{projects_root}/{self.name}")
+
+        def attempt() -> httpx.Response:
             if pacer is not None:
                 pacer.wait_for_slot()
-            response = self._send(
-                tally,
-                lambda: self.api.api(
-                    "POST",
-                    "/projects",
-                    json={"name": name, "path": f"{projects_root}/{name}"},
-                    allow_429=True,
-                ),
-            )
-            if response is None or response.status_code != 429:
-                break
-            time.sleep(min(11.0, float(response.headers.get("Retry-After", "10") or 10)))
+            return self._request(create)
+
+        try:
+            # One retry after the limiter's Retry-After: the suite's one 429 policy.
+            response: httpx.Response | None = RateLimitPolicy(sleep=time.sleep).send(attempt)
+        except httpx.HTTPError:
+            response = None
         if response is None or response.status_code != 201:
             raise RuntimeError(f"traffic: project create answered {_status(response)}")
-        self.project_id = response.json()["id"]
-        self.registry.add(Resource("project", self.project_id, name))
-        for n in range(8):
-            content = f"{name} {WORDS[(self.index * 7 + n) % len(WORDS)]} note {n}"
-            body: dict[str, Any] = {
-                "type": ("decision", "constraint", "gotcha", "style_rule", "learning")[n % 5],
-                "content": content,
-                "confidence": round(0.5 + n * 0.05, 2),
-                "status": "active" if n % 3 else "candidate",
-            }
-            created = self._send(tally, partial(self.api.create_item, self.project_id, body))
+        self.project.id = response.json()["id"]
+        self.registry.add(Resource("project", self.project.id, self.name))
+        for seed in top_up.seed_items(self.project, self.index):
+            created = self._send(seed)
             if created is not None and created.status_code == 201:
-                item_id = created.json()["id"]
-                self.items.append(item_id)
-                self.registry.add(Resource("item", item_id, content, self.project_id))
+                answer = created.json()
+                seed.after(answer)
+                content = seed.body["content"]
+                self.registry.add(Resource("item", answer["id"], content, self.project.id))
             time.sleep(0.05)
 
-    def one(self, tally: Tally) -> None:
+    def one(self) -> None:
         """One request; the shapes rotate so each exact request recurs rarely."""
         self.step += 1
-        step, pid = self.step, self.project_id
-        word = WORDS[step % len(WORDS)]
-        item = self.items[step % len(self.items)] if self.items else None
-        calls: list[Callable[[], httpx.Response]] = [
-            lambda: self.api.list_items(pid, limit=1 + step % 100),
-            lambda: self.api.count_items(pid, min_confidence=round((step % 100) / 100, 2)),
-            lambda: self.api.search_items(word, project_id=pid, limit=1 + step % 50),
-        ]
-        if item is not None:
-            calls.append(lambda: self.api.get_item(item))
-            if step % 4 == 0:
-                calls.append(
-                    lambda: self.api.update_item(
-                        item, {"confidence": round(0.5 + (step % 50) / 100, 2)}
-                    )
-                )
-        if step % 6 == 0:
-            calls.append(lambda: self.api.pack_preview(pid, {"budget_tokens": 500 + step % 3000}))
-        self._send(tally, calls[step % len(calls)])
+        self._send(top_up.request(self.step, self.project))
 
-    def _send(self, tally: Tally, call: Callable[[], httpx.Response]) -> httpx.Response | None:
-        # The client's recorder has counted the request (a 429 and a transport error too).
+    def _send(self, request: Request) -> httpx.Response | None:
+        # The client's recorder has counted the request (a 429 and a transport error too); a
+        # 429 is the burst limiter's answer, counted apart: the traffic goes on.
         try:
-            return call()
-        except (httpx.HTTPError, RateLimited):
-            # A 429 is the burst limiter's answer, counted apart: the traffic goes on.
+            return self._request(request)
+        except httpx.HTTPError:
             return None
+
+    def _request(self, request: Request) -> httpx.Response:
+        send = self.api.api if request.api else self.api.request
+        return send(
+            request.method, request.path, params=request.params, json=request.body, allow_429=True
+        )
 
 
 def _status(response: httpx.Response | None) -> str:
@@ -192,7 +165,7 @@ def send(
             while not stop.is_set() and time.monotonic() < deadline:
                 if tally.requests >= requests:
                     return
-                worker.one(tally)
+                worker.one()
 
         pool = [threading.Thread(target=run, args=(w,), daemon=True) for w in workers]
         for thread in pool:
