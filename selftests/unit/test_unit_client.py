@@ -80,7 +80,7 @@ def test_params_that_are_none_are_not_sent() -> None:
 
 def test_ids_in_paths_are_percent_encoded() -> None:
     client, recorded, seen = make_client(lambda r: httpx.Response(200, json={}))
-    client.get_project("L3RtcC9h==")
+    client.delete_project("L3RtcC9h==")
     assert seen[0].url.raw_path == b"/api/v1/projects/L3RtcC9h%3D%3D"
     assert recorded[0].path == "/api/v1/projects/L3RtcC9h%3D%3D"
 

@@ -263,12 +263,6 @@ class SkillMeatClient:
     def health_detailed(self) -> httpx.Response:
         return self.request("GET", "/health/detailed")
 
-    def health_ready(self) -> httpx.Response:
-        return self.request("GET", "/health/ready")
-
-    def health_live(self) -> httpx.Response:
-        return self.request("GET", "/health/live")
-
     def version(self) -> httpx.Response:
         return self.api("GET", "/version")
 
@@ -287,9 +281,6 @@ class SkillMeatClient:
     def list_projects(self, **params: Any) -> httpx.Response:
         return self.api("GET", "/projects", params=params)
 
-    def get_project(self, project_id: str) -> httpx.Response:
-        return self.api("GET", f"/projects/{_path_id(project_id)}")
-
     def delete_project(self, project_id: str) -> httpx.Response:
         return self.api("DELETE", f"/projects/{_path_id(project_id)}")
 
@@ -306,9 +297,6 @@ class SkillMeatClient:
 
     def search_items(self, query: str, **params: Any) -> httpx.Response:
         return self.api("GET", "/memory-items/search", params={"query": query, **params})
-
-    def global_items(self, **params: Any) -> httpx.Response:
-        return self.api("GET", "/memory-items/global", params=params)
 
     def get_item(self, item_id: str) -> httpx.Response:
         return self.api("GET", f"/memory-items/{_path_id(item_id)}")
