@@ -15,7 +15,7 @@ import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
-from phasegate.report_html import ReportError, run_in_group, tail
+from phasegate.report_html import ReportError, named_executable, run_in_group, tail
 
 __all__ = ["CHROMIUM_FLAGS", "locate_chromium", "rendered_dom", "visible_text"]
 
@@ -37,12 +37,9 @@ CHROMIUM_FLAGS: tuple[str, ...] = (
 
 def locate_chromium(explicit: str | os.PathLike[str] | None = None) -> Path:
     """Chromium: `explicit`, $PHASEGATE_CHROMIUM, or chromium / chromium-browser on PATH."""
-    given = explicit if explicit is not None else os.environ.get("PHASEGATE_CHROMIUM")
-    if given:
-        path = Path(given)
-        if path.is_file() and os.access(path, os.X_OK):
-            return path
-        raise ReportError(f"chromium {path} is not an executable file")
+    named = named_executable(explicit, "PHASEGATE_CHROMIUM", "chromium")
+    if named is not None:
+        return named
     for name in ("chromium", "chromium-browser"):
         found = shutil.which(name)
         if found:

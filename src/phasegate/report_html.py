@@ -28,6 +28,7 @@ __all__ = [
     "ReportError",
     "locate_allure",
     "main",
+    "named_executable",
     "render",
     "run_in_group",
     "tail",
@@ -93,14 +94,27 @@ def tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+def named_executable(
+    explicit: str | os.PathLike[str] | None, env_var: str, what: str
+) -> Path | None:
+    """The tool a user named (`explicit`, else $`env_var`), or None when they named none.
+
+    A named tool that is not an executable file is an error, never a reason to look elsewhere.
+    """
+    given = explicit if explicit is not None else os.environ.get(env_var)
+    if not given:
+        return None
+    path = Path(given)
+    if path.is_file() and os.access(path, os.X_OK):
+        return path
+    raise ReportError(f"{what} {path} is not an executable file")
+
+
 def locate_allure(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The Allure CLI: `explicit`, $PHASEGATE_ALLURE, the project-local install, or PATH."""
-    given = explicit if explicit is not None else os.environ.get("PHASEGATE_ALLURE")
-    if given:
-        path = Path(given)
-        if path.is_file() and os.access(path, os.X_OK):
-            return path
-        raise ReportError(f"allure CLI {path} is not an executable file")
+    named = named_executable(explicit, "PHASEGATE_ALLURE", "allure CLI")
+    if named is not None:
+        return named
     for root in (_PROJECT_ROOT, Path.cwd()):
         candidate = root / _LOCAL_ALLURE
         if candidate.is_file() and os.access(candidate, os.X_OK):
