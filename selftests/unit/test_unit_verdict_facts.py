@@ -48,7 +48,7 @@ def blind_spot_facts() -> dict[str, Any]:
     before = ServerCounts(1000.0, 2.0, 0.0, T0)
     after = ServerCounts(1450.0, 2.0, 3.0, T0 + 60)
     client = {"requests": 453, "server_errors": 0, "rate_limited": 3}
-    return judge(453, 0, 3, before, after).facts | {"client": client}
+    return {**judge(453, 0, 3, before, after).facts, "client": client}
 
 
 def contract_facts() -> dict[str, Any]:
