@@ -18,6 +18,7 @@ import pytest
 from phasegate.contract.fuzz import CaseFailure, FuzzReport
 from phasegate.contract.tally import ContractTraffic, annotate
 from phasegate.gates.evaluate import Counts, Observation, Window, evaluate
+from phasegate.gates.session import entry_conclusion
 from phasegate.gates.spec import load_catalog
 from phasegate.gates.triangulate import ServerCounts, judge
 from phasegate.outcomes import Kind, Outcome
@@ -51,7 +52,7 @@ def blind_spot_facts() -> dict[str, Any]:
     return {**judge(453, 0, 3, before, after).facts, "client": client}
 
 
-def contract_facts() -> dict[str, Any]:
+def contract_report() -> FuzzReport:
     """A contract check's report with one failing case and its reproduction."""
     report = FuzzReport("POST /memory-items/import", "full")
     report.examples.update({"positive": 20, "negative": 20})
@@ -72,7 +73,17 @@ def contract_facts() -> dict[str, Any]:
             curl="curl -X POST http://127.0.0.1:9/api/v1/memory-items/import",
         )
     )
-    return report.to_dict()
+    return report
+
+
+def contract_facts() -> dict[str, Any]:
+    return contract_report().to_dict()
+
+
+def gate_check_facts(gate: dict[str, Any], outcome: str = "fail") -> dict[str, Any]:
+    """The facts a metric-gate check notes, from its stored entry (gates.session)."""
+    entry = {"outcome": outcome, "reason": "as judged", "evidence": gate}
+    return dict(entry_conclusion(entry).facts)
 
 
 def document(*checks_facts: tuple[Kind, dict[str, Any]]) -> dict[str, Any]:
@@ -90,11 +101,11 @@ def document(*checks_facts: tuple[Kind, dict[str, Any]]) -> dict[str, Any]:
 
 def real_document() -> dict[str, Any]:
     return document(
-        (Kind.GATE, {"gate": gate_facts(), "summary": "9 errors in 3,000 requests"}),
-        (Kind.GATE, {"gate": unmeasured_gate_facts(), "summary": "no data: down"}),
-        (Kind.GATE, {"gate": blind_spot_facts(), "summary": "counted 450 of 450", "traffic": []}),
-        (Kind.GATE, {"gate": {}, "summary": "Prometheus: unreachable"}),
-        (Kind.CONTRACT, {"contract": contract_facts(), "profile": "full", "summary": "1 failing"}),
+        (Kind.GATE, gate_check_facts(gate_facts())),
+        (Kind.GATE, gate_check_facts(unmeasured_gate_facts(), "inconclusive")),
+        (Kind.GATE, {**gate_check_facts(blind_spot_facts(), "pass"), "traffic": []}),
+        (Kind.GATE, gate_check_facts({}, "inconclusive")),
+        (Kind.CONTRACT, dict(contract_report().conclusion().facts)),
     )
 
 
