@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from phasegate.drills import (
+from support.faultproxy import (
     Action,
     Answer,
     Capture,

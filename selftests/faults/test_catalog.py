@@ -31,8 +31,8 @@ from faults.harness import (
     next_client_address,
     run_suite,
 )
-from phasegate.drills import FaultProxy, Rule
 from phasegate.verdict import validate
+from support.faultproxy import FaultProxy, Rule
 
 ORPHAN_CHECK = "run.cleanup.orphans"
 

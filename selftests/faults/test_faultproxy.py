@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from faults.upstream import DOC, StubUpstream, upstream
-from phasegate.drills import (
+from support.faultproxy import (
+    ActionError,
     Answer,
     Capture,
     Delay,
@@ -34,8 +35,9 @@ from phasegate.drills import (
     SetStatus,
     SubText,
     Upstream,
+    parse_path,
+    resolve,
 )
-from phasegate.drills.faultproxy import ActionError, parse_path, resolve
 
 # One client for the module: a new httpx client per request costs an SSL context (~30 ms).
 HTTP = httpx.Client(timeout=10, trust_env=False)

@@ -6,6 +6,7 @@
   memory and CPU, plus sudden jumps of the counters.
 - run_phase: a phase run of tests/gates/test_metric_gates.py in a child pytest, as a user runs it.
 - leftovers: processes whose command line still names one of a run's ports.
+- by_severity: what a real Alertmanager holds now, grouped by severity (waiting for an alert).
 """
 
 from __future__ import annotations
@@ -20,9 +21,14 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from phasegate.gates.alertmanager import AlertmanagerClient
+
+if TYPE_CHECKING:
+    from phasegate.gates.alertmanager import Alert
 
 REPO = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
@@ -252,3 +258,14 @@ def leftovers(ports: list[int]) -> list[str]:
 
 def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1].rstrip("/"))
+
+
+def by_severity(client: AlertmanagerClient) -> dict[str, list[Alert]]:
+    """Alertmanager's alerts now, by severity; an unreadable Alertmanager raises."""
+    alerts, error = client.active_alerts()
+    if error:
+        raise RuntimeError(error)
+    grouped: dict[str, list[Alert]] = {}
+    for alert in alerts:
+        grouped.setdefault(alert.severity, []).append(alert)
+    return grouped

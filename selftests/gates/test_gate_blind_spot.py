@@ -25,13 +25,13 @@ import pytest
 from gate_support import leftovers
 
 from phasegate.client import ClientConfig
-from phasegate.drills.faultproxy import Answer, FaultProxy, Rule
 from phasegate.gates.session import GatePlan, evaluate_gates
 from phasegate.gates.triangulate import SLACK
 from phasegate.resources import Ledger, read_ledgers
 from phasegate.stack.monitoring import MonitoringStack, ScrapeTarget
 from phasegate.stack.skillmeat import ServerSpec, SkillMeatServer
 from phasegate.stack.venv import ensure_skillmeat
+from support.faultproxy import Answer, FaultProxy, Rule
 
 pytestmark = pytest.mark.selftest_slow
 

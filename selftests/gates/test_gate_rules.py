@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from phasegate.stack.monitoring import PROMTOOL, packaged_rules
+from phasegate.stack.monitoring import packaged_rules
 
 HERE = Path(__file__).parent
 RULES = HERE.parent.parent / "src" / "phasegate" / "gates" / "alert-rules.yml"
+PROMTOOL = "/usr/bin/promtool"  # Debian's prometheus package, beside the server itself
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:

@@ -323,11 +323,12 @@ def test_alertmanager_errors_are_retried_then_inconclusive() -> None:
     assert result.outcome is Outcome.INCONCLUSIVE
 
 
-def test_alertmanager_by_severity() -> None:
+def test_alertmanager_alerts_keep_severity_and_silence() -> None:
     p1 = {"labels": {"alertname": "Slow", "severity": "P1"}, "status": {"state": "active"}}
-    grouped = alertmanager([SILENCED_P0, p1]).by_severity()
-    assert sorted(grouped) == ["P0", "P1"]
-    assert grouped["P0"][0].silenced_by == ("abc-123",)
+    alerts, error = alertmanager([SILENCED_P0, p1]).active_alerts()
+    assert error is None
+    assert [alert.severity for alert in alerts] == ["P0", "P1"]
+    assert alerts[0].silenced_by == ("abc-123",)
 
 
 def test_run_gates_with_nothing_reachable_never_raises() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from gate_support import by_severity
 
 from phasegate.gates.alertmanager import AlertmanagerClient
 from phasegate.gates.evaluate import Observation, Window, evaluate
@@ -223,7 +224,7 @@ def test_a_silenced_p0_in_a_real_alertmanager_fails_the_gate(tmp_path: Path) -> 
         stack.start()
         client = AlertmanagerClient(stack.alertmanager_url)
         deadline = time.monotonic() + 30
-        while not client.by_severity().get("P0"):
+        while not by_severity(client).get("P0"):
             assert time.monotonic() < deadline, "the P0 alert never reached Alertmanager"
             time.sleep(0.2)
         silence = httpx.post(
@@ -241,7 +242,7 @@ def test_a_silenced_p0_in_a_real_alertmanager_fails_the_gate(tmp_path: Path) -> 
         assert silence.status_code == 200, silence.text
         silence_id = silence.json()["silenceID"]
         deadline = time.monotonic() + 30
-        while client.by_severity()["P0"][0].state != "suppressed":
+        while by_severity(client)["P0"][0].state != "suppressed":
             assert time.monotonic() < deadline, "the silence never applied"
             time.sleep(0.2)
 

@@ -18,8 +18,8 @@ def direct_cdf(k: int, n: int, p: float) -> float:
 def test_rule_of_three_2995_requests_without_error_pass_a_0_1_percent_gate() -> None:
     assert stats.upper_bound(0, 2995) < 0.001
     assert stats.upper_bound(0, 2994) >= 0.001
-    # The rule of three is the approximation of exactly this bound.
-    assert stats.upper_bound(0, 2995) == pytest.approx(stats.rule_of_three(2995), rel=2e-3)
+    # The rule of three (3 / n) is the approximation of exactly this bound.
+    assert stats.upper_bound(0, 2995) == pytest.approx(3 / 2995, rel=2e-3)
     assert stats.requests_to_pass(0, 0, 0.001) == 2995
 
 

@@ -202,6 +202,7 @@ def allure_titles(report_dir: Path) -> list[str]:
 
 def test_phase2_contract_on_real_skillmeat(tmp_path: Path) -> None:
     from phasegate import report_html
+    from support.chromium import rendered_dom, visible_text
 
     # Under xdist: generated bodies carry integers execnet could not carry (a worker crashed).
     code, verdict, output = run_phase("phase2", tmp_path, "-n", "2", "tests/contract")
@@ -227,10 +228,10 @@ def test_phase2_contract_on_real_skillmeat(tmp_path: Path) -> None:
         assert ("reproduce" in attached) == (check_id in CONTRACT_PHASE2_FAILS), check_id
     assert "Decision=NO_GO" in (tmp_path / "allure-results" / "environment.properties").read_text()
     index = report_html.render(tmp_path / "allure-results", tmp_path / "html", single_file=True)
-    overview = report_html.visible_text(report_html.rendered_dom(index.as_uri()))
+    overview = visible_text(rendered_dom(index.as_uri()))
     assert "phasegate phase2: NO_GO" in overview
     assert "Decision NO_GO" in overview
-    listed = report_html.visible_text(report_html.rendered_dom(index.as_uri() + "#behaviors"))
+    listed = visible_text(rendered_dom(index.as_uri() + "#behaviors"))
     for title in titles:
         assert title in listed, title
     no_server_left(verdict)

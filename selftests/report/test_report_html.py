@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from phasegate import report_html
+from support import chromium
 
 PASSING_TITLE = "Contract GET /memory-items"
 FAILING_TITLE = "Smoke POST /context-packs"
@@ -69,7 +70,7 @@ Dom = Callable[[str, str], str]
 def tools() -> None:
     try:
         report_html.locate_allure()
-        report_html.locate_chromium()
+        chromium.locate_chromium()
     except report_html.ReportError as error:
         pytest.fail(f"{error}\n{INSTALL_HINT}", pytrace=False)
 
@@ -152,7 +153,7 @@ def dom(reports: dict[str, Path], multi_url: str) -> Dom:
         key = (variant, route)
         if key not in cache:
             started = time.monotonic()
-            page = report_html.rendered_dom(urls[variant] + route, timeout=90)
+            page = chromium.rendered_dom(urls[variant] + route, timeout=90)
             print(f"chromium dump {variant}{route or ' /'}: {time.monotonic() - started:.2f}s")
             cache[key] = page
         return cache[key]
@@ -173,7 +174,7 @@ VARIANTS = pytest.mark.parametrize("variant", ["multi", "single"])
 def test_behaviors_lists_the_runs_titles_and_counts(dom: Dom, variant: str) -> None:
     """#behaviors draws every test by its allure title (#suites only shows collapsed groups)."""
     page = dom(variant, "#behaviors")
-    text = report_html.visible_text(page)
+    text = chromium.visible_text(page)
     assert PASSING_TITLE in text, text[:2000]
     assert FAILING_TITLE in text, text[:2000]
     counts = status_counts(page)
@@ -184,7 +185,7 @@ def test_behaviors_lists_the_runs_titles_and_counts(dom: Dom, variant: str) -> N
 @VARIANTS
 def test_a_title_outside_the_run_is_not_shown(dom: Dom, variant: str) -> None:
     """The same page, so the title check above can fail: drawn text only, not the data."""
-    text = report_html.visible_text(dom(variant, "#behaviors"))
+    text = chromium.visible_text(dom(variant, "#behaviors"))
     assert PASSING_TITLE in text, "page did not render; the negative check would prove nothing"
     assert ABSENT_TITLE not in text
     assert "Contract GET /memory-items-v2" not in text
@@ -193,7 +194,7 @@ def test_a_title_outside_the_run_is_not_shown(dom: Dom, variant: str) -> None:
 @VARIANTS
 def test_overview_shows_the_verdict(dom: Dom, variant: str) -> None:
     """Overview (root route): 2 cases, the Environment widget with the decision, the executor."""
-    text = report_html.visible_text(dom(variant, ""))
+    text = chromium.visible_text(dom(variant, ""))
     assert "2 test cases" in text, text[:2000]
     environment = re.search(r"Environment (.*?) Features by stories", text)
     assert environment, f"no Environment widget on the overview: {text[:2000]}"
@@ -215,4 +216,4 @@ def test_render_without_results_says_what_to_run(tmp_path: Path) -> None:
 def test_visible_text_ignores_scripts() -> None:
     page = "<html><head><title>x</title></head><body><p>a <b>b</b></p>"
     page += f'<script>var d = "{ABSENT_TITLE}";</script><style>p{{}}</style></body></html>'
-    assert report_html.visible_text(page) == "a b"
+    assert chromium.visible_text(page) == "a b"

@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from phasegate.client import (
+    ITEM_PAGES,
     MAX_PAGES,
+    PROJECT_PAGES,
     ClientConfig,
     ListingIncomplete,
     RateLimited,
@@ -80,7 +82,7 @@ def test_params_that_are_none_are_not_sent() -> None:
 
 def test_ids_in_paths_are_percent_encoded() -> None:
     client, recorded, seen = make_client(lambda r: httpx.Response(200, json={}))
-    client.get_project("L3RtcC9h==")
+    client.delete_project("L3RtcC9h==")
     assert seen[0].url.raw_path == b"/api/v1/projects/L3RtcC9h%3D%3D"
     assert recorded[0].path == "/api/v1/projects/L3RtcC9h%3D%3D"
 
@@ -205,7 +207,7 @@ def test_walk_follows_a_projects_page_info_end_cursor() -> None:
 
     client, _, seen = make_client(handler)
     with client:
-        assert [p["id"] for p in client.walk_projects()] == ["first", "second"]
+        assert [p["id"] for p in client.walk("/projects", PROJECT_PAGES)] == ["first", "second"]
     assert [r.url.path for r in seen] == ["/api/v1/projects"] * 2
     assert [r.url.params.get("after") for r in seen] == [None, "p-2"]
 
@@ -213,7 +215,8 @@ def test_walk_follows_a_projects_page_info_end_cursor() -> None:
 def test_a_page_without_paging_fields_is_the_last() -> None:
     client, _, seen = make_client(lambda r: httpx.Response(200, json={"items": [{"id": "a"}]}))
     with client:
-        assert len(list(client.walk_modules("p1"))) == 1
+        modules = client.walk("/context-modules", ITEM_PAGES, params={"project_id": "p1"})
+        assert len(list(modules)) == 1
     assert seen[0].url.path == "/api/v1/context-modules"
 
 

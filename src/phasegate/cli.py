@@ -11,6 +11,7 @@ from typing import Any
 
 import jsonschema
 
+from phasegate.outcomes import Kind
 from phasegate.phases import PhaseError, parse_phase
 from phasegate.rollout_log import RolloutLogError, fill_rollout_log, select_latest
 from phasegate.stack.venv import InstallError, ensure_skillmeat
@@ -178,9 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     explain = sub.add_parser("explain", help="print the checks of a saved verdict")
     explain.add_argument("verdict")
     explain.add_argument("--all", action="store_true", help="also list passing checks")
-    explain.add_argument(
-        "--kind", choices=["smoke", "gate", "load", "contract", "drill"], help="only this kind"
-    )
+    explain.add_argument("--kind", choices=[kind.value for kind in Kind], help="only this kind")
     log = sub.add_parser(
         "log", help="fill the plan's Rollout Log table from saved verdicts, in a copy of the plan"
     )

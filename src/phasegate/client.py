@@ -202,18 +202,11 @@ class SkillMeatClient:
             seen.add(str(cursor))
         raise ListingIncomplete(f"{where} still had more after {max_pages} pages")
 
-    def walk_projects(self, **kwargs: Any) -> Iterator[JSON]:
-        return self.walk("/projects", PROJECT_PAGES, **kwargs)
-
     def walk_items(
         self, project_id: str, *, filters: Params | None = None, **kwargs: Any
     ) -> Iterator[JSON]:
         params = {**(filters or {}), "project_id": project_id}
         return self.walk("/memory-items", ITEM_PAGES, params=params, **kwargs)
-
-    def walk_modules(self, project_id: str, **kwargs: Any) -> Iterator[JSON]:
-        params = {"project_id": project_id}
-        return self.walk("/context-modules", ITEM_PAGES, params=params, **kwargs)
 
     def _record(
         self,
@@ -263,12 +256,6 @@ class SkillMeatClient:
     def health_detailed(self) -> httpx.Response:
         return self.request("GET", "/health/detailed")
 
-    def health_ready(self) -> httpx.Response:
-        return self.request("GET", "/health/ready")
-
-    def health_live(self) -> httpx.Response:
-        return self.request("GET", "/health/live")
-
     def version(self) -> httpx.Response:
         return self.api("GET", "/version")
 
@@ -283,12 +270,6 @@ class SkillMeatClient:
 
     def create_project(self, name: str, path: str) -> httpx.Response:
         return self.api("POST", "/projects", json={"name": name, "path": path})
-
-    def list_projects(self, **params: Any) -> httpx.Response:
-        return self.api("GET", "/projects", params=params)
-
-    def get_project(self, project_id: str) -> httpx.Response:
-        return self.api("GET", f"/projects/{_path_id(project_id)}")
 
     def delete_project(self, project_id: str) -> httpx.Response:
         return self.api("DELETE", f"/projects/{_path_id(project_id)}")
@@ -306,9 +287,6 @@ class SkillMeatClient:
 
     def search_items(self, query: str, **params: Any) -> httpx.Response:
         return self.api("GET", "/memory-items/search", params={"query": query, **params})
-
-    def global_items(self, **params: Any) -> httpx.Response:
-        return self.api("GET", "/memory-items/global", params=params)
 
     def get_item(self, item_id: str) -> httpx.Response:
         return self.api("GET", f"/memory-items/{_path_id(item_id)}")

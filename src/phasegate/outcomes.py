@@ -28,7 +28,6 @@ class Kind(enum.StrEnum):
     GATE = "gate"
     LOAD = "load"
     CONTRACT = "contract"
-    DRILL = "drill"
 
 
 class Inconclusive(Exception):

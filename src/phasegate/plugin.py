@@ -358,7 +358,7 @@ def pytest_collection_modifyitems(
             config.hook.pytest_deselected(items=dropped)
             items[:] = keep
     # Smoke checks first, load next, metric gates last: the gates judge the traffic before them.
-    order = {Kind.SMOKE: 0, Kind.CONTRACT: 0, Kind.DRILL: 0, Kind.LOAD: 1, Kind.GATE: 2}
+    order = {Kind.SMOKE: 0, Kind.CONTRACT: 0, Kind.LOAD: 1, Kind.GATE: 2}
     items.sort(key=lambda i: order[i.stash[META].kind] if META in i.stash else 0)
 
 

@@ -3,9 +3,8 @@
 The Allure 2 command line (npm package `allure-commandline`, pinned in `tools/allure/`, installed
 by `make allure-cli`) turns `reports/allure-results` into a multi-file report (needs HTTP to open:
 its pages load their data by XHR, which file:// blocks) and a single-file one (one `index.html`
-with the data inlined, opens from disk). `rendered_dom` loads either in headless Chromium and
-returns the DOM after the single-page app has drawn itself, which is how the self-test checks
-what a reader would see.
+with the data inlined, opens from disk). The self-tests load both in headless Chromium
+(`selftests/support/chromium.py`) to check what a reader would see.
 
 Nothing here imports pytest.
 """
@@ -19,41 +18,24 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 
 __all__ = [
-    "CHROMIUM_FLAGS",
+    "Finished",
     "ReportError",
     "locate_allure",
-    "locate_chromium",
     "main",
+    "named_executable",
     "render",
-    "rendered_dom",
-    "visible_text",
+    "run_in_group",
+    "tail",
 ]
 
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _LOCAL_ALLURE = Path("tools", "allure", "node_modules", ".bin", "allure")
-
-# Headless flags that keep Chromium from reaching out: on a closed network the background
-# requests (component updates, sync, QUIC probes) make it hang instead of exiting.
-CHROMIUM_FLAGS: tuple[str, ...] = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # Containers often have a small /dev/shm; Debian's launcher fails to detect that.
-    "--disable-dev-shm-usage",
-)
 
 
 class ReportError(Exception):
@@ -61,17 +43,22 @@ class ReportError(Exception):
 
 
 @dataclass(frozen=True)
-class _Finished:
+class Finished:
+    """What a command run by `run_in_group` left: its exit status and its output."""
+
     returncode: int
     stdout: str
     stderr: str
 
 
-def _run(command: Sequence[str], timeout: float, env: Mapping[str, str] | None = None) -> _Finished:
+def run_in_group(
+    command: Sequence[str], timeout: float, env: Mapping[str, str] | None = None
+) -> Finished:
     """Run a command in its own process group; on timeout the whole group is killed.
 
-    Both tools fork (the allure script starts java, chromium its zygote and renderers), so
-    killing only the direct child would leave the rest running.
+    Both tools that run through here fork (the allure script starts java; the self-tests'
+    Chromium, `selftests/support/chromium.py`, its zygote and renderers), so killing only the
+    direct child would leave the rest running.
     """
     with subprocess.Popen(
         list(command),
@@ -94,7 +81,7 @@ def _run(command: Sequence[str], timeout: float, env: Mapping[str, str] | None =
                 _kill_group(process)
         # Chromium leaves helpers behind for a moment after the browser process exits.
         _kill_group(process)
-    return _Finished(process.returncode, stdout, stderr)
+    return Finished(process.returncode, stdout, stderr)
 
 
 def _kill_group(process: subprocess.Popen[str]) -> None:
@@ -102,18 +89,32 @@ def _kill_group(process: subprocess.Popen[str]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def _tail(text: str, lines: int = 15) -> str:
+def tail(text: str, lines: int = 15) -> str:
+    """The last `lines` lines of a tool's output: where its error usually is."""
     return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def named_executable(
+    explicit: str | os.PathLike[str] | None, env_var: str, what: str
+) -> Path | None:
+    """The tool a user named (`explicit`, else $`env_var`), or None when they named none.
+
+    A named tool that is not an executable file is an error, never a reason to look elsewhere.
+    """
+    given = explicit if explicit is not None else os.environ.get(env_var)
+    if not given:
+        return None
+    path = Path(given)
+    if path.is_file() and os.access(path, os.X_OK):
+        return path
+    raise ReportError(f"{what} {path} is not an executable file")
 
 
 def locate_allure(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The Allure CLI: `explicit`, $PHASEGATE_ALLURE, the project-local install, or PATH."""
-    given = explicit if explicit is not None else os.environ.get("PHASEGATE_ALLURE")
-    if given:
-        path = Path(given)
-        if path.is_file() and os.access(path, os.X_OK):
-            return path
-        raise ReportError(f"allure CLI {path} is not an executable file")
+    named = named_executable(explicit, "PHASEGATE_ALLURE", "allure CLI")
+    if named is not None:
+        return named
     for root in (_PROJECT_ROOT, Path.cwd()):
         candidate = root / _LOCAL_ALLURE
         if candidate.is_file() and os.access(candidate, os.X_OK):
@@ -125,21 +126,6 @@ def locate_allure(explicit: str | os.PathLike[str] | None = None) -> Path:
         f"allure CLI not found (looked for {_PROJECT_ROOT / _LOCAL_ALLURE} and `allure` on PATH):"
         " run `make allure-cli` (needs npm; Java via `make system`)"
     )
-
-
-def locate_chromium(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Chromium: `explicit`, $PHASEGATE_CHROMIUM, or chromium / chromium-browser on PATH."""
-    given = explicit if explicit is not None else os.environ.get("PHASEGATE_CHROMIUM")
-    if given:
-        path = Path(given)
-        if path.is_file() and os.access(path, os.X_OK):
-            return path
-        raise ReportError(f"chromium {path} is not an executable file")
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return Path(found)
-    raise ReportError("chromium not found on PATH: run `make system` as root (Debian `chromium`)")
 
 
 def _has_results(results_dir: Path) -> bool:
@@ -171,7 +157,7 @@ def render(
     command += ["-o", str(out), str(results)]
     env = {**os.environ, "ALLURE_NO_ANALYTICS": "true"}
     try:
-        finished = _run(command, timeout, env)
+        finished = run_in_group(command, timeout, env)
     except subprocess.TimeoutExpired:
         raise ReportError(f"allure generate did not finish in {timeout:g}s: {command}") from None
     except OSError as error:
@@ -184,76 +170,9 @@ def render(
         raise ReportError(
             f"allure generate exited {finished.returncode}{hint}; {index} "
             f"{'exists' if index.is_file() else 'missing'}\n"
-            f"{_tail(finished.stderr or finished.stdout)}"
+            f"{tail(finished.stderr or finished.stdout)}"
         )
     return index
-
-
-def rendered_dom(
-    url: str,
-    timeout: float = 60.0,
-    *,
-    chromium: str | os.PathLike[str] | None = None,
-    virtual_time_budget_ms: int = 15000,
-) -> str:
-    """The DOM of `url` after headless Chromium has run its scripts (`--dump-dom`).
-
-    Each call uses a fresh, throw-away profile, so nothing carries over between calls.
-    """
-    browser = locate_chromium(chromium)
-    with tempfile.TemporaryDirectory(prefix="phasegate-chromium-") as profile:
-        command = [
-            str(browser),
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={profile}",
-            "--dump-dom",
-            f"--virtual-time-budget={virtual_time_budget_ms}",
-            url,
-        ]
-        try:
-            finished = _run(command, timeout)
-        except subprocess.TimeoutExpired:
-            raise ReportError(f"chromium did not dump {url} within {timeout:g}s") from None
-        except OSError as error:
-            raise ReportError(f"cannot run chromium: {error}: run `make system`") from error
-    if finished.returncode != 0 or "<html" not in finished.stdout.lower():
-        raise ReportError(
-            f"chromium exited {finished.returncode} on {url} with no DOM\n{_tail(finished.stderr)}"
-        )
-    return finished.stdout
-
-
-class _TextExtractor(HTMLParser):
-    _HIDDEN = frozenset({"script", "style", "template", "noscript", "head"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._hidden_depth = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._HIDDEN:
-            self._hidden_depth += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._HIDDEN and self._hidden_depth:
-            self._hidden_depth -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden_depth:
-            self.parts.append(data)
-
-
-def visible_text(dom: str) -> str:
-    """The DOM's text outside scripts and styles, whitespace collapsed to single spaces.
-
-    The single-file report inlines its data in a script, so a plain substring test on the DOM
-    would find every title whether the page drew it or not.
-    """
-    parser = _TextExtractor()
-    parser.feed(dom)
-    parser.close()
-    return " ".join(" ".join(parser.parts).split())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -235,9 +235,6 @@ class Settings:
         return shown
 
 
-RawLookup = Callable[[OptionSpec], tuple[str | None, str]]
-
-
 def _pick(
     spec: OptionSpec, cli: Mapping[str, Any], env: Mapping[str, str], ini: Mapping[str, str | None]
 ) -> tuple[str | None, str]:

@@ -1,4 +1,4 @@
-"""Alertmanager as an alert source: every alert it holds, by severity, from /api/v2/alerts.
+"""Alertmanager as an alert source: every alert it holds, from /api/v2/alerts.
 
 Silenced and inhibited alerts are asked for explicitly (`silenced=true&inhibited=true`): a P0 that
 someone silenced is still a P0 for the rollout decision, and its evidence names the silence.
@@ -79,15 +79,6 @@ class AlertmanagerClient:
         except RuntimeError as exc:
             return (), str(exc)
         return tuple(to_alert(item) for item in raw), None
-
-    def by_severity(self) -> dict[str, list[Alert]]:
-        alerts, error = self.active_alerts()
-        if error:
-            raise RuntimeError(error)
-        grouped: dict[str, list[Alert]] = {}
-        for alert in alerts:
-            grouped.setdefault(alert.severity, []).append(alert)
-        return grouped
 
     def ready(self) -> tuple[bool, str]:
         try:

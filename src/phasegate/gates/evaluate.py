@@ -12,7 +12,7 @@ Rules that hold for every kind:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from phasegate.gates import stats
@@ -46,7 +46,6 @@ __all__ = [
     "Observation",
     "Window",
     "evaluate",
-    "evaluate_all",
     "fmt",
 ]
 
@@ -107,9 +106,3 @@ def _apply_freshness(spec: GateSpec, obs: Observation, result: GateResult) -> Ga
         reason = f"stale or incomplete data, so no PASS: {stale}; the data said: {result.reason}"
         return replace(result, outcome=no_data_outcome(spec), reason=reason)
     return replace(result, reason=f"{result.reason}; also stale or incomplete: {stale}")
-
-
-def evaluate_all(
-    pairs: Sequence[tuple[GateSpec, Observation]], confidence: float = CONFIDENCE
-) -> list[GateResult]:
-    return [evaluate(spec, obs, confidence) for spec, obs in pairs]

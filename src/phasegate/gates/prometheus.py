@@ -65,10 +65,6 @@ def _float(value: Any) -> float:
         return math.nan
 
 
-def _labels(series: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(series.get("metric", {}).items()))
-
-
 def _with_matcher(selector: str, matcher: str) -> str:
     """Add one label matcher to a series selector `name{...}`."""
     if "{" in selector:

@@ -15,7 +15,7 @@ from typing import Any
 
 from phasegate.gates.observation import Observation, Window
 from phasegate.gates.spec import GateSpec, NoData
-from phasegate.outcomes import CheckResult, Kind, Outcome
+from phasegate.outcomes import Outcome
 
 
 @dataclass(frozen=True)
@@ -57,21 +57,6 @@ class GateResult:
             "plan": self.plan,
             "details": _json_safe(self.details),
         }
-
-    def to_check_result(self, duration_s: float = 0.0) -> CheckResult:
-        """The plugin's record for this gate (Kind.GATE)."""
-        return CheckResult(
-            id=f"gate.{self.id}",
-            title=self.title,
-            kind=Kind.GATE,
-            outcome=self.outcome,
-            blocking=self.blocking,
-            phases=self.phases,
-            description=self.plan,
-            reason=self.reason,
-            duration_s=duration_s,
-            evidence=self.to_dict(),
-        )
 
     def line(self) -> str:
         return f"{self.outcome.value.upper():12} {self.id}: {self.reason}"

@@ -272,13 +272,6 @@ def ratio_increase_excluded_after(
     return min(candidates) if candidates else None
 
 
-def rule_of_three(n: int) -> float:
-    """The classic approximation 3 / n of the 95% upper bound with no failure seen."""
-    if n <= 0:
-        raise ValueError("rule_of_three needs n > 0")
-    return 3.0 / n
-
-
 # -- Two Poisson counts -------------------------------------------------------------------------
 
 
@@ -299,14 +292,6 @@ class RateComparison:
     ratio_upper: float
     margin: float
     p_value: float
-
-    @property
-    def rate1(self) -> float:
-        return self.k1 / self.n1
-
-    @property
-    def rate0(self) -> float:
-        return self.k0 / self.n0
 
 
 def _ratio_from_share(share: float, n1: int, n0: int) -> float:

@@ -8,13 +8,11 @@ belongs to, and every user class has tasks for each phase it is listed under her
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 # Endpoint groups the locustfiles use as the first word of every request name. The gate judges
 # p95 for each of JUDGED_GROUPS and for all gated traffic together (which also holds "service",
 # the health probes of the production mix, and any group a custom locustfile adds).
 JUDGED_GROUPS = ("memory.read", "memory.write", "modules", "packs")
-GROUPS = ("service", *JUDGED_GROUPS)
 # Traffic that exists to build and remove each user's data: counted (its failures count),
 # never latency-gated.
 UNGATED_GROUPS = frozenset({"setup", "cleanup"})
@@ -61,8 +59,3 @@ def profile_for_phase(phase: str) -> Profile:
         raise ValueError(
             f"no load profile for {phase!r}: load gates exist for {', '.join(PHASE_PROFILES)}"
         ) from None
-
-
-def default_locustfiles(repo_root: Path) -> Path:
-    """The locustfile directory of a checkout: `locust -f tests/load` loads every file in it."""
-    return repo_root / "tests" / "load"

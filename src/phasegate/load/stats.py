@@ -180,10 +180,6 @@ class GroupStats:
     def rps(self) -> float:
         return self.requests / self.window_s if self.window_s > 0 else 0.0
 
-    @property
-    def failure_ratio(self) -> float:
-        return self.failures / self.requests if self.requests else 0.0
-
     def percentile(self, fraction: float) -> int | None:
         return self.histogram.percentile(fraction)
 

@@ -36,7 +36,6 @@ Progress = Callable[[str], None]
 
 PROMETHEUS = "/usr/bin/prometheus"
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
-PROMTOOL = "/usr/bin/promtool"
 RULES_RESOURCE = "alert-rules.yml"
 FILES_JOB = "phasegate-files"
 

@@ -30,10 +30,6 @@ def venv_dir(version: str) -> Path:
     return cache_root() / f"skillmeat-{version}-{tag}"
 
 
-def venv_python(version: str) -> Path:
-    return venv_dir(version) / "bin" / "python"
-
-
 class InstallError(RuntimeError):
     pass
 
