@@ -206,19 +206,33 @@ class PrometheusSource:
             labels = target.get("labels", {})
             if all(labels.get(k) == v for k, v in wanted.items()):
                 jobs.add(str(target.get("scrapePool") or labels.get("job", "")))
-                with contextlib.suppress(ValueError, TypeError):
+                with contextlib.suppress(ValueError, TypeError, KeyError):
                     intervals.append(parse_duration(target["scrapeInterval"]))
         if not intervals:
-            configured = configured_interval(self._get_json("/api/v1/status/config"), jobs)
+            status, problem = self._status_config()
+            configured = configured_interval(status, jobs)
             if configured is None:
                 raise QueryError(
                     f"the scrape interval of {{{self.selector}}} cannot be read from Prometheus "
-                    f"at {self.url} (no matching active target with scrapeInterval, no "
-                    "scrape_interval in its configuration), so freshness cannot be judged"
+                    f"at {self.url} (no matching active target with scrapeInterval; "
+                    f"configuration: {problem or 'no scrape_interval in it'}), so freshness "
+                    "cannot be judged"
                 )
             intervals.append(configured)
         self.scrape_interval_s = max(intervals)
         return self.scrape_interval_s
+
+    def _status_config(self) -> tuple[Any, str]:
+        """(/api/v1/status/config data, problem). Asked once, outside the retry memo: a
+        Prometheus that hides its configuration is not an unreachable one."""
+        try:
+            with httpx.Client(verify=not self.disable_ssl, timeout=self.timeout_s) as http:
+                response = http.get(f"{self.url}/api/v1/status/config")
+            if response.status_code != 200:
+                return None, f"HTTP {response.status_code}"
+            return response.json().get("data"), ""
+        except (httpx.HTTPError, ValueError, AttributeError) as exc:
+            return None, f"{type(exc).__name__}: {_short(str(exc))}"
 
     def freshness(self, window: Window) -> Freshness:
         key = (window.start, window.end)
