@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +70,15 @@ class LivenessPlugin:
         state = self.state
         problems: list[str] = []
         services = (("Prometheus", "prometheus_url"), ("Alertmanager", "alertmanager_url"))
-        for name, attribute in services:
-            url = getattr(state, attribute)
-            if not url:
-                continue
-            found = liveness.probe_monitoring(url)
-            if not found.answered:
+        given = [
+            (name, attr, getattr(state, attr)) for name, attr in services if getattr(state, attr)
+        ]
+        with ThreadPoolExecutor(max_workers=2) as pool:  # both within one short timeout
+            found = list(pool.map(lambda entry: liveness.probe_monitoring(entry[2]), given))
+        for (name, attribute, _), result in zip(given, found, strict=True):
+            if not result.answered:
                 setattr(state, attribute, None)
-                problems.append(found.reason(name))
+                problems.append(result.reason(name))
         if problems:
             state.monitoring_problem = "; ".join(problems)
             self._say(config, f"{state.monitoring_problem}; the gates reading it are inconclusive")
