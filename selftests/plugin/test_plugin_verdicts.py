@@ -95,7 +95,8 @@ def test_all_pass_is_go_and_the_verdict_file_is_complete(
     assert verdict["counts"]["pass"] == 3
     # The checks really went to the double, each tagged with its run and check id.
     checked = {r.headers.get("X-Phasegate-Check") for r in double.received}
-    assert checked == {"svc.health", "svc.flags"}
+    # ...and one preflight request before them, tagged as the run's own reachability check.
+    assert checked == {"svc.health", "svc.flags", "run.target.reachable"}
     assert {r.headers.get("X-Phasegate-Run") for r in double.received} == {verdict["run_id"]}
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from phasegate.outcomes import Inconclusive
+
 
 def _where(response: httpx.Response) -> str:
     request = response.request
@@ -59,3 +61,18 @@ def items_of(body: dict[str, Any], where: str) -> list[dict[str, Any]]:
     if not isinstance(items, list):
         raise AssertionError(f"{where}: 'items' is {type(items).__name__}, expected a list")
     return items
+
+
+def reported(body: dict[str, Any], name: str, where: str, judged: str) -> Any:
+    """A field a check judges by what it must NOT be; its absence decides nothing.
+
+    `x.get(name) is not True` passes when the field is missing: a vacuous PASS. An absent
+    subject makes the check INCONCLUSIVE instead, with `judged` saying what stays unknown.
+    """
+    if name not in body or body[name] is None:
+        state = "missing" if name not in body else "null"
+        raise Inconclusive(
+            f"{where}: field {name!r} is {state} (fields: {sorted(body)[:12]}), so {judged} "
+            "cannot be judged"
+        )
+    return body[name]

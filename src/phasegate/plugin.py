@@ -33,6 +33,7 @@ from phasegate.checks import PHASE_MARKS, CheckDeclarationError, CheckMeta, buil
 from phasegate.client import ClientConfig, SkillMeatClient
 from phasegate.contract.profiles import ContractProfile, profile_for
 from phasegate.evidence import Redactor
+from phasegate.liveness_plugin import LivenessPlugin
 from phasegate.outcomes import CheckResult, Inconclusive, Kind, Outcome
 from phasegate.phases import Phase, phase_from_markexpr, phases_named_in
 from phasegate.resources import new_run_id, read_ledgers, scan_orphans
@@ -161,6 +162,7 @@ def pytest_configure(config: pytest.Config) -> None:
         examples=settings.contract_examples,
     )
     config.stash[STATE] = state
+    config.pluginmanager.register(LivenessPlugin(state), LivenessPlugin.NAME)
     if state.controller:
         config.pluginmanager.register(ResultCollector(state), "phasegate-results")
     if settings.phase is not None:
@@ -597,7 +599,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if session.config.option.collectonly:
         return
     phase: Phase = state.settings.phase
-    checks = _results(state)
+    liveness = session.config.pluginmanager.get_plugin(LivenessPlugin.NAME)
+    run_checks = liveness.run_checks() if liveness is not None else []
+    checks = [*run_checks, *_results(state)]
     if state.api_url and state.results:
         checks.append(_orphan_check(state))
     reasons = list(state.run_reasons)
@@ -649,7 +653,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         pytest.ExitCode.TESTS_FAILED,
         pytest.ExitCode.NO_TESTS_COLLECTED,
     )
-    if exitstatus in decided_by_verdict:
+    # A dead target stops the run early (pytest's Failed, xdist's Interrupted): still decided.
+    if exitstatus in decided_by_verdict or run_checks:
         session.exitstatus = verdict.exit_code
 
 

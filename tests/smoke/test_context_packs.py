@@ -113,8 +113,9 @@ def test_pack_only_active_and_stable(api, project, make_item, evidence):
         f"items_available is {pack.get('items_available')}, expected 2 memories"
         + (f" and {baseline} context entities" if baseline else "")
     )
+    markdown = expect.reported(pack, "markdown", "pack generate", "what the markdown leaks")
     for status in ("candidate", "deprecated"):
-        assert items[status]["content"] not in pack.get("markdown", ""), (
+        assert items[status]["content"] not in markdown, (
             f"the {status} item's content is in the markdown"
         )
 

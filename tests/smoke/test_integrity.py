@@ -209,7 +209,8 @@ def test_project_isolation(api, cleanup, make_project, make_item, evidence, chan
         seen = ids_of(pack_memories(pack))
         evidence.note("b_pack", seen)
         assert seen == [b_item["id"]], f"B's pack holds {seen}"
-        leaked = [i["content"] for i in a_items if i["content"] in pack.get("markdown", "")]
+        markdown = expect.reported(pack, "markdown", "B's pack", "whether A's content leaks")
+        leaked = [i["content"] for i in a_items if i["content"] in markdown]
         assert not leaked, f"A's content is in B's pack markdown: {leaked}"
 
 

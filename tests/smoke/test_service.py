@@ -131,11 +131,15 @@ def test_auto_extract_not_on(api, evidence):
     """Automatic memory extraction is not switched on in production.
 
     Blocking: extraction writes memories without a person; the production script requires it off.
-    A missing field is judged by config.auto-extract-reported instead.
+    A missing field leaves it unknown: INCONCLUSIVE, never a pass (config.auto-extract-reported
+    warns about the missing field as such).
     """
     body = expect.json_object(api.feature_flags(), 200)
     evidence.note("memory_auto_extract", body.get("memory_auto_extract", "<missing>"))
-    assert body.get("memory_auto_extract") is not True, "memory_auto_extract is true"
+    value = expect.reported(
+        body, "memory_auto_extract", "feature flags", "whether automatic extraction is off"
+    )
+    assert value is False, f"memory_auto_extract is {value!r}, not false"
 
 
 @pytest.mark.check("config.auto-extract-reported", blocking=False)

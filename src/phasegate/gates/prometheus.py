@@ -186,23 +186,50 @@ class PrometheusSource:
     # -- freshness --
 
     def scrape_interval(self) -> float:
-        """The targets' scrape interval, from /api/v1/targets (the largest for the selector)."""
+        """The targets' real scrape interval (the largest for the selector), read once.
+
+        From /api/v1/targets (`scrapeInterval`), else from the job's or the global
+        `scrape_interval` in /api/v1/status/config. Never a guessed default: freshness judged
+        against a wrong interval passes stale data, so an unknown interval raises QueryError and
+        the gates reading it are INCONCLUSIVE.
+        """
         if self.scrape_interval_s is not None:
             return self.scrape_interval_s
-        try:
-            data = self.client.get_targets(state="active")
-        except Exception:  # the freshness queries report reachability themselves
-            return 15.0
-        intervals: list[float] = []
         wanted = dict(_selector_equalities(self.selector))
-        for target in data.get("activeTargets", []):
+        targets = self._get_json("/api/v1/targets", {"state": "active"})
+        intervals: list[float] = []
+        jobs: set[str] = set()
+        for target in targets.get("activeTargets", []) if isinstance(targets, dict) else []:
             labels = target.get("labels", {})
             if all(labels.get(k) == v for k, v in wanted.items()):
-                text = target.get("scrapeInterval")
-                if isinstance(text, str):
-                    with contextlib.suppress(ValueError):
-                        intervals.append(parse_duration(text))
-        return max(intervals) if intervals else 15.0
+                jobs.add(str(target.get("scrapePool") or labels.get("job", "")))
+                with contextlib.suppress(ValueError, TypeError, KeyError):
+                    intervals.append(parse_duration(target["scrapeInterval"]))
+        if not intervals:
+            status, problem = self._status_config()
+            configured = configured_interval(status, jobs)
+            if configured is None:
+                raise QueryError(
+                    f"the scrape interval of {{{self.selector}}} cannot be read from Prometheus "
+                    f"at {self.url} (no matching active target with scrapeInterval; "
+                    f"configuration: {problem or 'no scrape_interval in it'}), so freshness "
+                    "cannot be judged"
+                )
+            intervals.append(configured)
+        self.scrape_interval_s = max(intervals)
+        return self.scrape_interval_s
+
+    def _status_config(self) -> tuple[Any, str]:
+        """(/api/v1/status/config data, problem). Asked once, outside the retry memo: a
+        Prometheus that hides its configuration is not an unreachable one."""
+        try:
+            with httpx.Client(verify=not self.disable_ssl, timeout=self.timeout_s) as http:
+                response = http.get(f"{self.url}/api/v1/status/config")
+            if response.status_code != 200:
+                return None, f"HTTP {response.status_code}"
+            return response.json().get("data"), ""
+        except (httpx.HTTPError, ValueError, AttributeError) as exc:
+            return None, f"{type(exc).__name__}: {_short(str(exc))}"
 
     def freshness(self, window: Window) -> Freshness:
         key = (window.start, window.end)
@@ -483,6 +510,31 @@ def combine_alerts(
         prometheus_error=(history.prometheus_error if history else "no Prometheus URL given"),
     )
     return Observation(query=" ; ".join(queries), window=window, alerts=evidence)
+
+
+def configured_interval(status: Any, jobs: set[str]) -> float | None:
+    """The scrape interval a Prometheus configuration gives `jobs` (else its global one)."""
+    import yaml  # type: ignore[import-untyped]  # schemathesis brings PyYAML
+
+    text = status.get("yaml") if isinstance(status, dict) else None
+    try:
+        config = yaml.safe_load(text) if isinstance(text, str) else None
+    except yaml.YAMLError:
+        return None
+    if not isinstance(config, dict):
+        return None
+    found: list[float] = []
+    for job in config.get("scrape_configs") or []:
+        if isinstance(job, dict) and job.get("job_name") in jobs and job.get("scrape_interval"):
+            with contextlib.suppress(ValueError, TypeError):
+                found.append(parse_duration(str(job["scrape_interval"])))
+    if found:
+        return max(found)
+    default = (config.get("global") or {}).get("scrape_interval")
+    try:
+        return parse_duration(str(default)) if default else None
+    except ValueError:
+        return None
 
 
 def _whole_seconds(window: Window) -> Window:

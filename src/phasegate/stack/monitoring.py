@@ -67,7 +67,12 @@ class ScrapeTarget:
 
 
 class FileSizeExporter:
-    """Serves `phasegate_database_size_bytes{database=NAME}`: the summed size of NAME's files."""
+    """Serves `phasegate_database_size_bytes{database=NAME}`: the summed size of NAME's files.
+
+    A database's first path is the database itself; the others are companions that may be
+    absent (a checkpointed SQLite WAL). When the first cannot be read, the database gets NO
+    sample, only a comment saying why: a 0 would be a flat line the growth gate passes.
+    """
 
     def __init__(self, files: Mapping[str, Sequence[Path]]) -> None:
         self.files = {name: tuple(paths) for name, paths in files.items()}
@@ -105,11 +110,11 @@ class FileSizeExporter:
             "# TYPE phasegate_database_size_bytes gauge",
         ]
         for name, paths in sorted(self.files.items()):
-            size = 0
-            for path in paths:
-                with contextlib.suppress(OSError):
-                    size += path.stat().st_size
-            lines.append(f'phasegate_database_size_bytes{{database="{name}"}} {size}')
+            size = database_size(paths)
+            if isinstance(size, str):
+                lines.append(f"# database {name}: no sample, {size}")
+            else:
+                lines.append(f'phasegate_database_size_bytes{{database="{name}"}} {size}')
         return "\n".join(lines) + "\n"
 
     def start(self) -> None:
@@ -118,6 +123,24 @@ class FileSizeExporter:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def database_size(paths: Sequence[Path]) -> int | str:
+    """The summed size in bytes, or why it cannot be known (the database file is unreadable)."""
+    if not paths:
+        return "no files configured"
+    try:
+        size = paths[0].stat().st_size
+    except OSError as exc:
+        return f"cannot read {paths[0]}: {exc.strerror or exc}"
+    for companion in paths[1:]:
+        try:
+            size += companion.stat().st_size
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            return f"cannot read {companion}: {exc.strerror or exc}"
+    return size
 
 
 def sqlite_files(db: Path) -> tuple[Path, ...]:
