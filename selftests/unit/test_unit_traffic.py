@@ -21,7 +21,7 @@ import pytest
 from phasegate import ratelimit
 from phasegate.client import ClientConfig, SkillMeatClient
 from phasegate.contract.operations import OPERATIONS as API_OPERATIONS
-from phasegate.load.profiles import GROUPS, UNGATED_GROUPS
+from phasegate.load.profiles import JUDGED_GROUPS, UNGATED_GROUPS
 from phasegate.resources import Ledger, Registry
 from phasegate.traffic import mix, operations, threaded, top_up
 from phasegate.traffic.content import TOP_UP_WORDS, TYPES
@@ -35,6 +35,9 @@ from phasegate.traffic.model import (
     request_key,
     retry_after_s,
 )
+
+# The traffic's groups: the judged ones plus the production mix's health probes.
+GROUPS = ("service", *JUDGED_GROUPS)
 
 # -- the mix ----------------------------------------------------------------------------------
 
