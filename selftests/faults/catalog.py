@@ -333,7 +333,9 @@ SERVICE = [
     fault(
         "config.auto-extract-off",
         "automatic extraction is switched on",
+        native="0.74.0's feature flags have no memory_auto_extract, so the check cannot decide",
         violate=[on("GET", FLAGS, SetField("memory_auto_extract", True))],
+        comply=[on("GET", FLAGS, SetField("memory_auto_extract", False))],
     ),
     fault(
         "config.auto-extract-reported",
