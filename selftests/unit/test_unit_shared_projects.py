@@ -85,3 +85,15 @@ def test_only_requests_naming_the_project_count_and_per_shape() -> None:
     ] * 2
     shared.record(first, [*other, *same_item, *listing, *item_posts(first, 3)])
     assert shared.busiest(first) == 3
+
+
+def test_the_same_parameters_in_another_order_are_the_same_request() -> None:
+    shared, _ = pool(Clock())
+    first = shared.lease()
+    query = quote(first.id, safe="")
+    listings = [
+        Exchange("GET", "http://t", f"/api/v1/memory-items?project_id={query}&limit=100", 200, 1),
+        Exchange("GET", "http://t", f"/api/v1/memory-items?limit=100&project_id={query}", 200, 1),
+    ]
+    shared.record(first, listings)
+    assert shared.busiest(first) == 2

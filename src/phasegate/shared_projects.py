@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from phasegate.evidence import Exchange
 from phasegate.pacing import Pacer
@@ -73,7 +73,7 @@ class SharedProjects(Generic[ProjectT]):
         so they stay in the window at least as long as in the limiter's."""
         now = self._clock()
         self._sent.setdefault(project.id, []).extend(
-            _Sent(now, f"{e.method} {e.path}") for e in exchanges if project.id in unquote(e.path)
+            _Sent(now, _shape(e)) for e in exchanges if project.id in unquote(e.path)
         )
 
     def busiest(self, project: ProjectT) -> int:
@@ -85,3 +85,10 @@ class SharedProjects(Generic[ProjectT]):
         for sent in recent:
             counts[sent.shape] = counts.get(sent.shape, 0) + 1
         return max(counts.values(), default=0)
+
+
+def _shape(exchange: Exchange) -> str:
+    """What the limiter counts as one kind of request: method, path and the query's parameters
+    in any order."""
+    path, _, query = exchange.path.partition("?")
+    return f"{exchange.method} {path}?{sorted(parse_qsl(query, keep_blank_values=True))}"
