@@ -37,6 +37,7 @@ VOLATILE = re.compile(
     r"pg-\d{14}-[0-9a-f]{6}[\w.-]*"  # run-prefixed names
     r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # uuids
     r"|\b[0-9a-f]{32}\b"  # hex ids
+    r"|[A-Za-z0-9+/]{24,}={0,2}"  # base64 project ids
     r"|\d+(\.\d+)?\s*(ms|s)\b"  # durations
 )
 
