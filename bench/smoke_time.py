@@ -71,11 +71,14 @@ def one_run(extra: list[str], keep: Path | None) -> dict[str, Any]:
         raise SystemExit(f"no verdict in {report_dir} (pytest exit {completed.returncode})")
     verdict = json.loads(verdict_path.read_text("utf-8"))
     created = _created(report_dir / ".ledger")
+    # pytest's own "in N s" covers the checks and their set-up and clean-up, not the stack start.
+    session = re.findall(r" in ([0-9.]+)s\b", completed.stdout)
     return {
         "command": command,
         "report_dir": str(report_dir),
         "exit_status": completed.returncode,
         "wall_s": round(wall_s, 1),
+        "session_s": float(session[-1]) if session else None,
         "load_average_before": load_before,
         "load_average_after": _load_average(),
         "projects_created": created.get("project", 0),
@@ -104,7 +107,8 @@ def _print_run(index: int, run: dict[str, Any]) -> None:
     for check in run["checks"].values():
         outcomes[check["outcome"]] = outcomes.get(check["outcome"], 0) + 1
     print(
-        f"run {index}: {run['wall_s']:.1f} s wall, {run['projects_created']} projects created "
+        f"run {index}: {run['wall_s']:.1f} s wall ({run['session_s']} s of pytest session), "
+        f"{run['projects_created']} projects created "
         f"({run['created']}), decision {run['decision']}, pytest exit {run['exit_status']}, "
         f"load {run['load_average_before']} -> {run['load_average_after']}"
     )
