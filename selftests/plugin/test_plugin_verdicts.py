@@ -10,8 +10,10 @@ from typing import Any
 import jsonschema
 import pytest
 
-from support.http_double import HttpDouble
+from support.http_double import HttpDouble, Route
 from support.phase_runs import NO_PLUGINS, SCHEMA_PATH, RunPytest, check, suite
+
+ORPHAN_CHECK = "run.cleanup.orphans"
 
 HEALTH = check(
     "svc.health",
@@ -282,13 +284,36 @@ def test_denied_writes_skip_writing_checks_and_hold_the_verdict(
     run_pytest: RunPytest, pytester: pytest.Pytester, double: HttpDouble
 ) -> None:
     writer = check("svc.writer", kwargs="writes=True")
-    pytester.makepyfile(test_checks=suite(HEALTH, writer))
+    # Declared read-only, but a shared project is written to: it writes all the same.
+    sharer = check("svc.sharer", "pass", fixtures="shared_project")
+    pytester.makepyfile(test_checks=suite(HEALTH, writer, sharer))
     run = run_pytest("--phase=phase1", f"--api-url={double.url}", "--writes=deny")
     assert run.ret == 6, run.output
     assert "phasegate: writes to the target: denied (--writes=deny)" in run.output
     assert run.outcomes()["svc.writer"] == "skipped"
+    assert run.outcomes()["svc.sharer"] == "skipped"
     assert run.verdict()["decision"] == "INCONCLUSIVE"
     assert not [r for r in double.received if r.headers.get("X-Phasegate-Check") == "svc.writer"]
+    assert not [r for r in double.received if r.method != "GET"], "a denied run wrote"
+
+
+def test_checks_share_one_project_made_and_deleted_under_its_own_tag(
+    run_pytest: RunPytest, pytester: pytest.Pytester, double: HttpDouble
+) -> None:
+    double.routes[("POST", "/api/v1/projects")] = Route(201, {"id": "shared-1"})
+    double.routes[("DELETE", "/api/v1/projects/shared-1")] = Route(204)
+    body = 'assert shared_project.id == "shared-1"'
+    first = check("svc.first", body, fixtures="shared_project")
+    second = check("svc.second", body, fixtures="shared_project")
+    pytester.makepyfile(test_checks=suite(first, second))
+    run = run_pytest("--phase=phase1", f"--api-url={double.url}")
+    assert run.ret == 0, run.output
+    assert run.outcomes() == {"svc.first": "pass", "svc.second": "pass", ORPHAN_CHECK: "pass"}
+    writes = [(r.method, r.path.split("?")[0]) for r in double.received if r.method != "GET"]
+    assert writes == [("POST", "/api/v1/projects"), ("DELETE", "/api/v1/projects/shared-1")]
+    tags = {r.headers.get("X-Phasegate-Check") for r in double.received if r.method != "GET"}
+    assert tags == {"run.shared-project"}, "the shared project's requests are no check's"
+    assert run.check(ORPHAN_CHECK)["reason"] == "all 1 created resources are gone"
 
 
 def test_parametrized_checks_get_one_id_each(

@@ -21,6 +21,7 @@ from phasegate.evidence import Evidence
 from phasegate.outcomes import Inconclusive
 from phasegate.pacing import Pacer
 from phasegate.resources import Ledger, Registry, Resource
+from phasegate.shared_projects import SharedProjects
 
 EVIDENCE = pytest.StashKey[Evidence]()
 PROJECTS_ROOT = Path("/tmp/phasegate-projects")
@@ -128,23 +129,30 @@ def _project_pacer(pytestconfig: pytest.Config, target: Target) -> Pacer:
     return Pacer(_state(pytestconfig).ledger_dir / f"pace-{target.run_id}.txt")
 
 
+def _create_project(
+    api: SkillMeatClient, cleanup: Registry, target: Target, pacer: Pacer, label: str
+) -> Project:
+    """Create a project (paced: every check repeats this one request shape), registered for
+    deletion the moment it exists."""
+    pacer.wait_for_slot()
+    name = unique(target, label)
+    path = str(PROJECTS_ROOT / target.run_id / name)
+    response = api.create_project(name, path)
+    if response.status_code != 201:
+        raise AssertionError(
+            f"setup: creating project {name} answered {response.status_code}: {response.text[:300]}"
+        )
+    project_id = response.json()["id"]
+    cleanup.add(Resource("project", project_id, name))
+    return Project(project_id, name, path)
+
+
 @pytest.fixture
 def make_project(
     api: SkillMeatClient, cleanup: Registry, target: Target, _project_pacer: Pacer
 ) -> ProjectFactory:
     def make(label: str = "proj") -> Project:
-        _project_pacer.wait_for_slot()
-        name = unique(target, label)
-        path = str(PROJECTS_ROOT / target.run_id / name)
-        response = api.create_project(name, path)
-        if response.status_code != 201:
-            raise AssertionError(
-                f"setup: creating project {name} answered {response.status_code}: "
-                f"{response.text[:300]}"
-            )
-        project_id = response.json()["id"]
-        cleanup.add(Resource("project", project_id, name))
-        return Project(project_id, name, path)
+        return _create_project(api, cleanup, target, _project_pacer, label)
 
     return make
 
@@ -153,6 +161,49 @@ def make_project(
 def project(make_project: ProjectFactory) -> Project:
     """A fresh project of this check's own, so no check sees another's data."""
     return make_project()
+
+
+# The X-Phasegate-Check value of the shared projects' own requests (creation and deletion). It
+# is no check's id, so a fault rule scoped to a check never touches them: whichever check first
+# needs a shared project, its faults still hit only its own requests.
+SHARED_PROJECT_TAG = "run.shared-project"
+
+
+@pytest.fixture(scope="session")
+def _shared_projects(
+    pytestconfig: pytest.Config, target: Target, _ledger: Ledger, _project_pacer: Pacer
+) -> Iterator[SharedProjects[Project]]:
+    """This process's shared projects: on the ledger like any other (the orphan scan sees them),
+    deleted when the process ends. A failed delete is left to that scan, which names it, rather
+    than failing whichever check happened to run last."""
+    state = _state(pytestconfig)
+    with SkillMeatClient(state.client_config(), check_id=SHARED_PROJECT_TAG) as api:
+        registry = Registry(api, _ledger)
+        try:
+            yield SharedProjects(
+                lambda: _create_project(api, registry, target, _project_pacer, "shared")
+            )
+        finally:
+            registry.cleanup()
+
+
+@pytest.fixture
+def shared_project(
+    _shared_projects: SharedProjects[Project], evidence: Evidence
+) -> Iterator[Project]:
+    """A project other checks write into too, for a check that only needs "some project".
+
+    Creating a project is the one request the suite must pace, so a project per check is most
+    of a run's time. A check may share when isolation is not what it tests: it makes its own
+    items and modules (content unique to it, deleted by its own `cleanup`) and reads back only
+    those, by id, by its own unique keyword, or as contained in a listing. A check that counts
+    or lists a whole project exactly, packs a whole project, or compares projects keeps
+    `project` / `make_project`. See shared_projects.py for how sharing stays within the
+    target's burst limiter.
+    """
+    project = _shared_projects.lease()
+    yield project
+    _shared_projects.record(project, evidence.exchanges)
 
 
 ItemFactory = Callable[..., JSON]

@@ -45,7 +45,9 @@ pytest_plugins = ["phasegate.fixtures"]
 
 PROPERTY = "phasegate"
 # Fixtures that create data on the target: a check using one writes, whatever it declares.
-WRITING_FIXTURES = frozenset({"project", "make_project", "make_item", "make_module", "cleanup"})
+WRITING_FIXTURES = frozenset(
+    {"project", "shared_project", "make_project", "make_item", "make_module", "cleanup"}
+)
 ORPHAN_CHECK_ID = "run.cleanup.orphans"
 
 

@@ -11,7 +11,7 @@ from phasegate import expect
 @pytest.mark.check("modules.crud-roundtrip", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
-def test_module_crud_roundtrip(api, project, cleanup, evidence):
+def test_module_crud_roundtrip(api, shared_project, cleanup, evidence):
     """A context module survives create, get, list, update, get, delete; afterwards GET is 404.
 
     Blocking: modules are the unit users curate packs with; each CRUD step is used by the UI and
@@ -24,22 +24,22 @@ def test_module_crud_roundtrip(api, project, cleanup, evidence):
         "workflow_stages": ["review"],
     }
     body = {
-        "name": f"{project.name}-module",
+        "name": f"{shared_project.name}-module",
         "description": "phasegate round trip",
         "selectors": selectors,
         "priority": 7,
     }
-    created = expect.json_object(create_module(api, cleanup, project.id, body), 201)
+    created = expect.json_object(create_module(api, cleanup, shared_project.id, body), 201)
     module_id = created["id"]
     evidence.note("module_id", module_id)
     fetched = expect.json_object(api.get_module(module_id), 200)
     for name, value in body.items():
         assert fetched.get(name) == value, f"GET shows {name}={fetched.get(name)!r}, sent {value!r}"
-    assert fetched.get("project_id") == project.id, "module belongs to another project"
-    listing = expect.json_object(api.list_modules(project.id), 200)
+    assert fetched.get("project_id") == shared_project.id, "module belongs to another project"
+    listing = expect.json_object(api.list_modules(shared_project.id), 200)
     assert module_id in ids_of(expect.items_of(listing, "GET /context-modules")), "not listed"
 
-    update = {"name": f"{project.name}-renamed", "selectors": {"memory_types": ["learning"]}}
+    update = {"name": f"{shared_project.name}-renamed", "selectors": {"memory_types": ["learning"]}}
     expect.json_object(api.update_module(module_id, update), 200)
     refetched = expect.json_object(api.get_module(module_id), 200)
     for name, value in update.items():
@@ -58,15 +58,15 @@ def test_module_crud_roundtrip(api, project, cleanup, evidence):
 @pytest.mark.check("modules.memory-links", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
-def test_module_memory_links(api, project, make_item, make_module, evidence):
+def test_module_memory_links(api, shared_project, make_item, make_module, evidence):
     """Memory items are linked to a module, listed, and unlinked; unlinking keeps the item.
 
     Blocking: manual links are how users pin a memory into a module's packs; a link that does not
     stick, or an unlink that deletes the memory, loses curated knowledge.
     """
-    module = make_module(project.id, selectors={"memory_types": ["decision"]})
-    first = make_item(project.id, content="linked one")
-    second = make_item(project.id, content="linked two")
+    module = make_module(shared_project.id, selectors={"memory_types": ["decision"]})
+    first = make_item(shared_project.id, content="linked one")
+    second = make_item(shared_project.id, content="linked two")
     for item in (first, second):
         expect.json_object(api.link_memory(module["id"], item["id"]), 200)
     linked = module_memory_ids(api, module["id"])

@@ -239,14 +239,14 @@ def test_small_budget_truncates(api, project, cleanup, evidence):
 @pytest.mark.phase4
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 @pytest.mark.parametrize("budget", [99, 100001])
-def test_budget_out_of_range_refused(api, project, evidence, endpoint, budget):
+def test_budget_out_of_range_refused(api, shared_project, evidence, endpoint, budget):
     """A budget outside 100..100,000 tokens answers 422.
 
     Blocking: an unchecked budget lets one request build a pack from a whole project (or an
     empty one) and puts unbounded work on the server.
     """
     call = api.pack_preview if endpoint == "preview" else api.pack_generate
-    response = call(project.id, {"budget_tokens": budget})
+    response = call(shared_project.id, {"budget_tokens": budget})
     evidence.note("status", response.status_code)
     expect.status(response, 422, why=f"budget_tokens {budget} is outside 100..100000")
 

@@ -38,7 +38,7 @@ def _anchor_paths(value: object) -> list[str]:
 @pytest.mark.check("integrity.field-roundtrip", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
-def test_every_field_reads_back(api, project, cleanup, evidence):
+def test_every_field_reads_back(api, shared_project, cleanup, evidence):
     """Every documented field written on create reads back identically through every read path.
 
     Blocking: memories are facts agents act on; a field that changes on the way (content
@@ -47,7 +47,7 @@ def test_every_field_reads_back(api, project, cleanup, evidence):
     normalisation); provenance may gain server keys but must keep every key sent.
     """
     content = (
-        f"{project.name} Ünïcödé “quotes” 'single' <b>markup</b> \\ back-slash\n"
+        f"{shared_project.name} Ünïcödé “quotes” 'single' <b>markup</b> \\ back-slash\n"
         "second line\twith tab — emoji 🚀 and SQL ' OR 1=1 --"
     )
     body = {
@@ -60,14 +60,14 @@ def test_every_field_reads_back(api, project, cleanup, evidence):
         "provenance": {"source": "phasegate", "ticket": "PG-1", "nested": {"list": [1, 2, 3]}},
         "git_branch": "feature/phasegate",
         "git_commit": "0123456789abcdef0123456789abcdef01234567",
-        "session_id": f"session-{project.name}",
+        "session_id": f"session-{shared_project.name}",
         "agent_type": "phasegate-agent",
         "model": "phasegate-model-1",
         "source_type": "manual",
         "ttl_policy": {"max_age_days": 30, "max_idle_days": 7},
     }
-    created = expect.json_object(create_item(api, cleanup, project.id, body), 201)
-    views = _read_backs(api, project.id, created["id"], created)
+    created = expect.json_object(create_item(api, cleanup, shared_project.id, body), 201)
+    views = _read_backs(api, shared_project.id, created["id"], created)
     mismatches = []
     for where, view in views.items():
         for name, sent in body.items():
@@ -80,7 +80,7 @@ def test_every_field_reads_back(api, project, cleanup, evidence):
                 same = got == sent
             if not same:
                 mismatches.append(f"{where}: {name} sent {sent!r}, read {got!r}")
-        if view.get("project_id") != project.id:
+        if view.get("project_id") != shared_project.id:
             mismatches.append(f"{where}: project_id {view.get('project_id')!r}")
     evidence.note("mismatches", mismatches)
     assert not mismatches, "fields changed between write and read: " + "; ".join(mismatches)
@@ -127,7 +127,7 @@ def test_plan_tags_and_metadata_read_back(api, project, cleanup, evidence):
 @pytest.mark.check("integrity.structured-anchors", blocking=False, writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
-def test_structured_anchors_accepted(api, project, cleanup, evidence):
+def test_structured_anchors_accepted(api, shared_project, cleanup, evidence):
     """An anchor in the contract's object form (path, type, lines, description) is stored as sent.
 
     Warning: the OpenAPI contract advertises anchors as objects with line ranges; refusing them
@@ -143,11 +143,11 @@ def test_structured_anchors_accepted(api, project, cleanup, evidence):
     }
     body = {
         "type": "gotcha",
-        "content": f"{project.name} anchored gotcha",
+        "content": f"{shared_project.name} anchored gotcha",
         "status": "active",
         "anchors": [anchor],
     }
-    response = create_item(api, cleanup, project.id, body)
+    response = create_item(api, cleanup, shared_project.id, body)
     evidence.note("status", response.status_code)
     created = expect.json_object(response, 201, why="anchors in the documented object form")
     stored = expect.json_object(api.get_item(created["id"]), 200)
@@ -283,14 +283,14 @@ def test_duplicate_answer_does_not_reveal_other_project(api, cleanup, make_proje
 @pytest.mark.check("integrity.module-read-back", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
-def test_module_fields_read_back(api, project, cleanup, evidence):
+def test_module_fields_read_back(api, shared_project, cleanup, evidence):
     """A context module's name, description, selectors and priority read back through GET and list.
 
     Blocking: selectors decide which memories a module's packs contain; a selector that changes
     on the way (a dropped key, a rounded confidence) silently changes every pack built from it.
     """
     body = {
-        "name": f"{project.name} Ünïcödé module — “quoted”",
+        "name": f"{shared_project.name} Ünïcödé module — “quoted”",
         "description": "line one\nline two\twith tab 🚀",
         "selectors": {
             "memory_types": ["constraint", "style_rule"],
@@ -300,9 +300,9 @@ def test_module_fields_read_back(api, project, cleanup, evidence):
         },
         "priority": 42,
     }
-    created = expect.json_object(create_module(api, cleanup, project.id, body), 201)
+    created = expect.json_object(create_module(api, cleanup, shared_project.id, body), 201)
     fetched = expect.json_object(api.get_module(created["id"]), 200)
-    listing = expect.json_object(api.list_modules(project.id), 200)
+    listing = expect.json_object(api.list_modules(shared_project.id), 200)
     listed = {m["id"]: m for m in expect.items_of(listing, "GET /context-modules")}
     assert created["id"] in listed, "module missing from its project's list"
     mismatches = [

@@ -21,13 +21,13 @@ def _status_of(api, item_id: str) -> str:
 @pytest.mark.check("lifecycle.promote-chain", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
-def test_promote_chain(api, project, make_item, evidence):
+def test_promote_chain(api, shared_project, make_item, evidence):
     """A candidate is promoted to active, then to stable; each step reads back.
 
     Blocking: promotion is the review step that lets a memory into context packs; if it does not
     move the item, reviewed memories never reach agents.
     """
-    item = make_item(project.id, content="promote me", status="candidate")
+    item = make_item(shared_project.id, content="promote me", status="candidate")
     seen = [item["status"]]
     for expected, reason in (("active", None), ("stable", "reviewed by phasegate")):
         promoted = expect.json_object(api.promote_item(item["id"], reason), 200)
@@ -51,14 +51,14 @@ INVALID = {
 @pytest.mark.phase2
 @pytest.mark.phase4
 @pytest.mark.parametrize("case", list(INVALID))
-def test_invalid_transition_refused(api, project, make_item, evidence, case):
+def test_invalid_transition_refused(api, shared_project, make_item, evidence, case):
     """A transition the lifecycle does not allow is refused and leaves the status unchanged.
 
     Blocking: the lifecycle is candidate -> active -> stable, with deprecation from any live
     state; promoting a deprecated memory would put retired knowledge back into packs.
     """
     status, action = INVALID[case]
-    item = make_item(project.id, content=f"transition {case}", status=status)
+    item = make_item(shared_project.id, content=f"transition {case}", status=status)
     call = api.promote_item if action == "promote" else api.deprecate_item
     response = call(item["id"])
     evidence.note("status_code", response.status_code)
@@ -70,13 +70,13 @@ def test_invalid_transition_refused(api, project, make_item, evidence, case):
 @pytest.mark.check("lifecycle.deprecate", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
-def test_deprecate(api, project, make_item, evidence):
+def test_deprecate(api, shared_project, make_item, evidence):
     """Deprecating an active item sets status deprecated and deprecated_at; it stays readable.
 
     Blocking: deprecation is how users retire a wrong memory; if it does not stick, the wrong
     memory keeps reaching agents.
     """
-    item = make_item(project.id, content="deprecate me", status="active")
+    item = make_item(shared_project.id, content="deprecate me", status="active")
     answered = expect.json_object(api.deprecate_item(item["id"], "superseded"), 200)
     stored = expect.json_object(api.get_item(item["id"]), 200)
     evidence.note("deprecated_at", stored.get("deprecated_at"))
@@ -97,16 +97,16 @@ def _bulk_result(response, where: str) -> tuple[list[str], list[dict]]:
 @pytest.mark.check("lifecycle.bulk-promote", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
-def test_bulk_promote_partial(api, project, make_item, evidence):
+def test_bulk_promote_partial(api, shared_project, make_item, evidence):
     """Bulk promote moves every promotable item and reports unknown and stable ids in `failed`.
 
     Blocking: the review inbox promotes in bulk; a partial failure must be reported per id,
     never hidden and never allowed to stop the valid promotions.
     """
-    first = make_item(project.id, content="bulk candidate one", status="candidate")
-    second = make_item(project.id, content="bulk candidate two", status="candidate")
-    active = make_item(project.id, content="bulk active", status="active")
-    stable = make_item(project.id, content="bulk stable", status="stable")
+    first = make_item(shared_project.id, content="bulk candidate one", status="candidate")
+    second = make_item(shared_project.id, content="bulk candidate two", status="candidate")
+    active = make_item(shared_project.id, content="bulk active", status="active")
+    stable = make_item(shared_project.id, content="bulk stable", status="stable")
     ghost = unknown_id()
     ids = [first["id"], ghost, second["id"], active["id"], stable["id"]]
     succeeded, failed = _bulk_result(api.bulk_promote(ids), "bulk-promote")
@@ -140,15 +140,15 @@ def test_bulk_promote_partial(api, project, make_item, evidence):
 @pytest.mark.check("lifecycle.bulk-deprecate", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
-def test_bulk_deprecate_partial(api, project, make_item, evidence):
+def test_bulk_deprecate_partial(api, shared_project, make_item, evidence):
     """Bulk deprecate retires every live item and reports unknown and already-deprecated ids.
 
     Blocking: bulk deprecation is the clean-up after a bad extraction run; silently skipped ids
     would leave bad memories live.
     """
-    one = make_item(project.id, content="retire one", status="active")
-    two = make_item(project.id, content="retire two", status="candidate")
-    gone = make_item(project.id, content="already retired", status="deprecated")
+    one = make_item(shared_project.id, content="retire one", status="active")
+    two = make_item(shared_project.id, content="retire two", status="candidate")
+    gone = make_item(shared_project.id, content="already retired", status="deprecated")
     ghost = unknown_id()
     succeeded, failed = _bulk_result(
         api.bulk_deprecate([one["id"], ghost, two["id"], gone["id"]]), "bulk-deprecate"
@@ -170,16 +170,16 @@ def test_bulk_deprecate_partial(api, project, make_item, evidence):
 @pytest.mark.phase2
 @pytest.mark.phase4
 @pytest.mark.parametrize("strategy", ["keep_target", "keep_source", "combine"])
-def test_merge(api, project, make_item, evidence, strategy):
+def test_merge(api, shared_project, make_item, evidence, strategy):
     """Each merge strategy gives the target the right content and deprecates the source.
 
     Blocking: merge is the documented way to resolve near-duplicates. keep_target keeps the
     target's content, keep_source takes the source's, combine takes merged_content; in every case
     the source must be retired (deprecated, not deleted), or both versions keep reaching agents.
     """
-    source = make_item(project.id, content=f"merge source {strategy}", confidence=0.9)
-    target = make_item(project.id, content=f"merge target {strategy}", confidence=0.6)
-    merged_content = f"{project.name} merged {strategy}" if strategy == "combine" else None
+    source = make_item(shared_project.id, content=f"merge source {strategy}", confidence=0.9)
+    target = make_item(shared_project.id, content=f"merge target {strategy}", confidence=0.6)
+    merged_content = f"{shared_project.name} merged {strategy}" if strategy == "combine" else None
     response = api.merge_items(source["id"], target["id"], strategy, merged_content)
     evidence.note("status", response.status_code)
     if response.status_code != 200:

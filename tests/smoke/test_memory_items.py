@@ -1,7 +1,9 @@
 """Memory items with the flag ON: CRUD, filters, pagination, count, search and duplicates.
 
-Each check writes into a project of its own, so what it reads back is exactly what it wrote and
-the expected answer is computed from its own writes, never from what the server happens to say.
+The expected answer is always computed from the check's own writes, never from what the server
+happens to say. A check that lists, filters or counts a whole project writes into a project of
+its own, so what it reads back is exactly what it wrote; the others read back only their own
+items (by id or by a keyword unique to them) and write into a shared project.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def _write_mixed(api, cleanup, project, keyword: str) -> list[dict]:
 @pytest.mark.check("items.crud-roundtrip", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
-def test_item_crud_roundtrip(api, project, cleanup, evidence):
+def test_item_crud_roundtrip(api, shared_project, cleanup, evidence):
     """A memory item survives create, get, list, update, get, delete; afterwards GET answers 404.
 
     Blocking: the phase-2 gate criterion "Memory CRUD operations succeed for test users" is exactly
@@ -53,11 +55,11 @@ def test_item_crud_roundtrip(api, project, cleanup, evidence):
     """
     body = {
         "type": "decision",
-        "content": f"{project.name} crud original",
+        "content": f"{shared_project.name} crud original",
         "confidence": 0.7,
         "status": "active",
     }
-    response = create_item(api, cleanup, project.id, body)
+    response = create_item(api, cleanup, shared_project.id, body)
     created = expect.json_object(response, 201)
     item_id = created["id"]
     evidence.note("item_id", item_id)
@@ -67,9 +69,13 @@ def test_item_crud_roundtrip(api, project, cleanup, evidence):
         assert fetched.get(name) == body[name], (
             f"GET shows {name}={fetched.get(name)!r}, created with {body[name]!r}"
         )
-    assert item_id in ids_of(list_all(api, project.id)), "created item missing from the list"
+    assert item_id in ids_of(list_all(api, shared_project.id)), "created item missing from the list"
 
-    update = {"content": f"{project.name} crud updated", "confidence": 0.42, "type": "learning"}
+    update = {
+        "content": f"{shared_project.name} crud updated",
+        "confidence": 0.42,
+        "type": "learning",
+    }
     updated = expect.json_object(api.update_item(item_id, update), 200)
     for name, value in update.items():
         assert updated.get(name) == value, (
@@ -87,7 +93,7 @@ def test_item_crud_roundtrip(api, project, cleanup, evidence):
         if resource.id == item_id:
             cleanup.forget(resource)
     expect.status(api.get_item(item_id), 404, why="the item was deleted")
-    assert item_id not in ids_of(list_all(api, project.id)), "deleted item is still listed"
+    assert item_id not in ids_of(list_all(api, shared_project.id)), "deleted item is still listed"
 
 
 FILTERS = {
@@ -220,7 +226,7 @@ def test_count_matches_writes(api, project, cleanup, evidence):
 @pytest.mark.check("items.search", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
-def test_search_matches_writes(api, project, cleanup, evidence):
+def test_search_matches_writes(api, shared_project, cleanup, evidence):
     """GET /memory-items/search finds exactly the written items containing the keyword.
 
     Blocking: search is how users find a memory to correct or deprecate; a search that misses
@@ -228,9 +234,9 @@ def test_search_matches_writes(api, project, cleanup, evidence):
     keyword is unique to this check, so the unscoped answer is known too).
     """
     keyword = f"kw{uuid.uuid4().hex[:10]}"
-    written = _write_mixed(api, cleanup, project, keyword)
+    written = _write_mixed(api, cleanup, shared_project, keyword)
     expected = sorted(row["id"] for row in written if row["tagged"])
-    scoped = expect.json_object(api.search_items(keyword, project_id=project.id), 200)
+    scoped = expect.json_object(api.search_items(keyword, project_id=shared_project.id), 200)
     scoped_ids = sorted(ids_of(expect.items_of(scoped, "GET /memory-items/search")))
     unscoped = expect.json_object(api.search_items(keyword.upper()), 200)
     unscoped_ids = sorted(ids_of(expect.items_of(unscoped, "GET /memory-items/search")))
@@ -266,7 +272,7 @@ def test_duplicate_content_refused(api, project, cleanup, evidence):
 @pytest.mark.check("items.duplicate-after-update", blocking=False, writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
-def test_duplicate_rule_follows_updates(api, project, cleanup, evidence):
+def test_duplicate_rule_follows_updates(api, shared_project, cleanup, evidence):
     """After an item's content is changed, the duplicate rule follows the new content.
 
     Warning: nothing is lost or exposed, but a stale rule refuses legitimate writes of content
@@ -274,17 +280,21 @@ def test_duplicate_rule_follows_updates(api, project, cleanup, evidence):
     edited content be stored twice, so packs carry duplicates. The content_hash that reads back
     is noted against the SHA-256 of the content.
     """
-    old = f"{project.name} before edit"
-    new = f"{project.name} after edit"
+    old = f"{shared_project.name} before edit"
+    new = f"{shared_project.name} after edit"
     item = expect.json_object(
-        create_item(api, cleanup, project.id, {"type": "decision", "content": old}), 201
+        create_item(api, cleanup, shared_project.id, {"type": "decision", "content": old}), 201
     )
     updated = expect.json_object(api.update_item(item["id"], {"content": new}), 200)
     evidence.note("content_hash_after_update", updated.get("content_hash"))
     evidence.note("sha256_of_old", hashlib.sha256(old.encode()).hexdigest())
     evidence.note("sha256_of_new", hashlib.sha256(new.encode()).hexdigest())
-    recreate_old = create_item(api, cleanup, project.id, {"type": "decision", "content": old})
-    duplicate_new = create_item(api, cleanup, project.id, {"type": "decision", "content": new})
+    recreate_old = create_item(
+        api, cleanup, shared_project.id, {"type": "decision", "content": old}
+    )
+    duplicate_new = create_item(
+        api, cleanup, shared_project.id, {"type": "decision", "content": new}
+    )
     evidence.note("create_old_content", recreate_old.status_code)
     evidence.note("create_new_content", duplicate_new.status_code)
     expect.status(recreate_old, 201, why="no item holds the old content any more")
@@ -294,21 +304,21 @@ def test_duplicate_rule_follows_updates(api, project, cleanup, evidence):
 @pytest.mark.check("items.accepted-boundaries", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
-def test_boundary_values_accepted(api, project, cleanup, evidence):
+def test_boundary_values_accepted(api, shared_project, cleanup, evidence):
     """Values at the documented limits are stored: confidence 0.0 and 1.0, 10,000-char content.
 
     Blocking: the refusal checks (validation.*) only mean something if valid edge values are
     accepted; refusing them would reject real memories (long transcripts, certain facts).
     """
     cases = {
-        "confidence-0": {"confidence": 0.0, "content": f"{project.name} zero confidence"},
-        "confidence-1": {"confidence": 1.0, "content": f"{project.name} full confidence"},
-        "content-10000": {"content": (f"{project.name} long " + "x" * 10000)[:10000]},
+        "confidence-0": {"confidence": 0.0, "content": f"{shared_project.name} zero confidence"},
+        "confidence-1": {"confidence": 1.0, "content": f"{shared_project.name} full confidence"},
+        "content-10000": {"content": (f"{shared_project.name} long " + "x" * 10000)[:10000]},
     }
     results = {}
     for label, fields in cases.items():
         body = {"type": "learning", "status": "active", **fields}
-        response = create_item(api, cleanup, project.id, body)
+        response = create_item(api, cleanup, shared_project.id, body)
         results[label] = response.status_code
         if response.status_code == 201:
             stored = expect.json_object(api.get_item(response.json()["id"]), 200)

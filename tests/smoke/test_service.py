@@ -175,14 +175,14 @@ def test_metrics_exposition(api, evidence):
 @pytest.mark.check("service.metrics-memory-items")
 @pytest.mark.phase2
 @pytest.mark.phase4
-def test_metrics_memory_items_series(api, make_item, project, evidence):
+def test_metrics_memory_items_series(api, make_item, shared_project, evidence):
     """With the feature on and an item stored, the exposition carries skillmeat_memory_items_total.
 
     Blocking in the phases with the flag ON: the plan's "Memory items created" dashboard and the
     staging script read this series. (With the flag OFF its absence is expected, so phase 1 does
     not ask.)
     """
-    make_item(project.id, content="metrics probe")
+    make_item(shared_project.id, content="metrics probe")
     names = _series(api, evidence)
     declared = "# TYPE skillmeat_memory_items_total" in api.metrics().text
     evidence.note("memory_items_total_declared", declared)

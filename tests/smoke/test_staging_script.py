@@ -2,7 +2,9 @@
 
 The script greps its way through these steps and sends the plan's request shapes; here every
 step sends what 0.74.0 really takes (`project_id` as a query parameter), parses the JSON, and
-runs in a project of its own that is deleted at the end whatever happens.
+cleans up whatever it wrote, whatever happens. Steps share a project where they read back only
+what they wrote; a step that packs the project, or writes the plan's item body again (SkillMeat
+refuses the same content twice), has a project of its own.
 """
 
 from __future__ import annotations
@@ -32,15 +34,15 @@ def _staging_body(project_name: str) -> dict[str, object]:
 @pytest.mark.check("staging.memory-create", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
-def test_staging_create_memory_item(api, project, cleanup, evidence):
+def test_staging_create_memory_item(api, shared_project, cleanup, evidence):
     """Creating a decision (confidence 0.95, active, with tags and metadata) answers 201 with an id.
 
     Blocking: staging-script step 4 and the plan's own phase-2 step 2; if the feature cannot store
     the plan's first memory, nothing else of the rollout can be exercised. (Whether tags and
     metadata survive is judged by integrity.plan-fields.)
     """
-    body = _staging_body(project.name)
-    item = expect.json_object(create_item(api, cleanup, project.id, body), 201)
+    body = _staging_body(shared_project.name)
+    item = expect.json_object(create_item(api, cleanup, shared_project.id, body), 201)
     item_id = expect.field(item, "id", "created memory item")
     evidence.note("item_id", item_id)
     assert isinstance(item_id, str) and HEX_ID.match(item_id), f"id {item_id!r} is not 32 hex"
@@ -48,8 +50,8 @@ def test_staging_create_memory_item(api, project, cleanup, evidence):
         assert item.get(name) == body[name], (
             f"created item's {name} is {item.get(name)!r}, sent {body[name]!r}"
         )
-    assert item.get("project_id") == project.id, (
-        f"created item belongs to {item.get('project_id')!r}, not {project.id!r}"
+    assert item.get("project_id") == shared_project.id, (
+        f"created item belongs to {item.get('project_id')!r}, not {shared_project.id!r}"
     )
 
 
@@ -72,15 +74,15 @@ def test_staging_list_contains_item(api, project, cleanup, evidence):
 @pytest.mark.check("staging.module-create", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
-def test_staging_create_module(api, project, cleanup, evidence):
+def test_staging_create_module(api, shared_project, cleanup, evidence):
     """Creating a context module with selectors answers 201 and keeps the selectors.
 
     Blocking: staging-script step 6; modules are how packs are scoped, and selectors that are not
     stored would silently widen every pack built from the module.
     """
     selectors = {"memory_types": ["decision", "constraint"], "min_confidence": 0.7}
-    body = {"name": f"{project.name}-staging-module", "selectors": selectors, "priority": 5}
-    module = expect.json_object(create_module(api, cleanup, project.id, body), 201)
+    body = {"name": f"{shared_project.name}-staging-module", "selectors": selectors, "priority": 5}
+    module = expect.json_object(create_module(api, cleanup, shared_project.id, body), 201)
     evidence.note("module_id", module.get("id"))
     evidence.note("selectors", module.get("selectors"))
     assert isinstance(module.get("id"), str) and module["id"], "created module has no id"
@@ -92,14 +94,17 @@ def test_staging_create_module(api, project, cleanup, evidence):
 @pytest.mark.check("staging.module-listed", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
-def test_staging_list_contains_module(api, project, cleanup, evidence):
+def test_staging_list_contains_module(api, shared_project, cleanup, evidence):
     """Listing the project's context modules contains the module just created.
 
     Blocking: staging-script step 7; a module nobody can list cannot be chosen for a pack.
     """
-    body = {"name": f"{project.name}-listed-module", "selectors": {"memory_types": ["decision"]}}
-    module = expect.json_object(create_module(api, cleanup, project.id, body), 201)
-    listing = expect.json_object(api.list_modules(project.id), 200)
+    body = {
+        "name": f"{shared_project.name}-listed-module",
+        "selectors": {"memory_types": ["decision"]},
+    }
+    module = expect.json_object(create_module(api, cleanup, shared_project.id, body), 201)
+    listing = expect.json_object(api.list_modules(shared_project.id), 200)
     listed = ids_of(expect.items_of(listing, "GET /context-modules"))
     evidence.note("listed", listed)
     assert module["id"] in listed, f"module {module['id']} missing from the list {listed}"

@@ -73,14 +73,14 @@ UPDATE_CASES = {
 @pytest.mark.phase2
 @pytest.mark.phase4
 @pytest.mark.parametrize("case", list(UPDATE_CASES))
-def test_invalid_update_refused(api, project, make_item, evidence, case):
+def test_invalid_update_refused(api, shared_project, make_item, evidence, case):
     """Updating a memory item with an invalid field answers 422 and leaves the item unchanged.
 
     Blocking: an update path that skips validation lets the invalid values the create path refuses
     into the store through the back door.
     """
     field_name, fields = UPDATE_CASES[case]
-    item = make_item(project.id, content=f"update target {case}", confidence=0.5)
+    item = make_item(shared_project.id, content=f"update target {case}", confidence=0.5)
     response = api.update_item(item["id"], fields)
     evidence.note("status", response.status_code)
     refusal = expect.json_object(response, 422, why=f"{case} is invalid")
