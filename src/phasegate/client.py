@@ -9,6 +9,8 @@ walking a cursor-paged listing to its end (`walk`).
 
 from __future__ import annotations
 
+import functools
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -96,6 +98,16 @@ def request_headers(config: ClientConfig, check_id: str | None = None) -> dict[s
     return headers
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process, shared by every client.
+
+    Building one loads the CA bundle (about 85 ms here); a smoke run makes a client per check, so
+    a context per client cost seconds of CPU a run for nothing.
+    """
+    return httpx.create_ssl_context()
+
+
 class SkillMeatClient:
     def __init__(
         self,
@@ -115,6 +127,7 @@ class SkillMeatClient:
             timeout=config.timeout_s,
             transport=transport,
             follow_redirects=False,
+            verify=_tls_context(),
         )
 
     # -- plumbing -----------------------------------------------------------------------------
