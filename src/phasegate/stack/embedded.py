@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from phasegate.phases import Phase
+from phasegate.progress import Progress
 from phasegate.stack.monitoring import MonitoringStack, ScrapeTarget, sqlite_files
 from phasegate.stack.skillmeat import ServerSpec, SkillMeatServer
 from phasegate.stack.venv import ensure_skillmeat
-
-Progress = Callable[[str], None]
 
 
 class StackUnavailable(RuntimeError):
