@@ -29,13 +29,13 @@ import pytest
 
 from phasegate import allure_support
 from phasegate import verdict as verdict_mod
-from phasegate.checks import PHASE_MARKS, CheckDeclarationError, CheckMeta, build_meta
+from phasegate.checks import CheckDeclarationError, CheckMeta, build_meta
 from phasegate.client import ClientConfig, SkillMeatClient
 from phasegate.contract.profiles import ContractProfile, profile_for
 from phasegate.evidence import Redactor
 from phasegate.liveness_plugin import LivenessPlugin
 from phasegate.outcomes import CheckResult, Inconclusive, Kind, Outcome
-from phasegate.phases import Phase, phase_from_markexpr, phases_named_in
+from phasegate.phases import PHASE_MARKS, Phase, phase_from_markexpr, phases_named_in
 from phasegate.resources import new_run_id, read_ledgers, scan_orphans
 from phasegate.settings import OPTIONS, Settings, SettingsError, resolve
 from phasegate.stack.embedded import EmbeddedStack, StackUnavailable
