@@ -22,7 +22,13 @@ CHECKS = ROOT / "tests"
 
 # The modules that are pytest adapters, and the launcher that runs pytest for `phasegate gate`.
 PYTEST_ADAPTERS = frozenset(
-    {"phasegate.plugin", "phasegate.fixtures", "phasegate.runstate", "phasegate.cli"}
+    {
+        "phasegate.plugin",
+        "phasegate.liveness_plugin",
+        "phasegate.fixtures",
+        "phasegate.runstate",
+        "phasegate.cli",
+    }
 )
 # What the plugin keeps for itself; a check gets the same through fixtures.
 PLUGIN_INTERNALS = ("phasegate.plugin", "phasegate.runstate")

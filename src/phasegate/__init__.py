@@ -2,7 +2,7 @@
 INCONCLUSIVE decision with its evidence.
 
 The package is a plain typed library; pytest is only imported by its pytest adapters
-(`plugin`, `fixtures`, `runstate`) and by `cli` to launch a run.
+(`plugin`, `liveness_plugin`, `fixtures`, `runstate`) and by `cli` to launch a run.
 """
 
 from phasegate.outcomes import Inconclusive
