@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from phasegate.plugin import META
+from phasegate.runstate import META
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

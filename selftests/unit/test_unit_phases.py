@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from phasegate.phases import Phase, PhaseError, parse_phase, phase_from_markexpr, phases_named_in
+from phasegate.contract import profiles as contract_profiles
+from phasegate.gates.spec import PHASE_WINDOWS_S
+from phasegate.load import profiles as load_profiles
+from phasegate.phases import (
+    PHASE_MARKS,
+    PHASE_TABLE,
+    Phase,
+    PhaseError,
+    StackShape,
+    parse_phase,
+    phase_from_markexpr,
+    phases_named_in,
+)
 
 
 @pytest.mark.parametrize(
@@ -58,3 +70,45 @@ def test_phase_properties() -> None:
     assert [p.flag_expected_on for p in Phase] == [False, True, True, True]
     assert all(p.summary for p in Phase)
     assert "flag OFF" in Phase.PHASE1.summary
+
+
+def test_the_phase_table_has_one_row_per_phase_selected_by_its_own_mark() -> None:
+    assert list(PHASE_TABLE) == list(Phase)
+    assert [spec.marker for spec in PHASE_TABLE.values()] == [p.value for p in Phase]
+    assert PHASE_MARKS == ("phase1", "phase2", "phase3", "phase4")
+    assert all(p.spec is PHASE_TABLE[p] for p in Phase)
+
+
+def test_the_phase_table_names_profiles_that_exist() -> None:
+    for spec in PHASE_TABLE.values():
+        assert spec.contract_profile in contract_profiles.PROFILES
+        assert spec.load_profile is None or spec.load_profile in load_profiles.PROFILES
+
+
+def test_every_phase_dependent_module_reads_the_table() -> None:
+    """The plan's values, as they were before they moved into one table."""
+    hour = 3600.0
+    assert dict(PHASE_WINDOWS_S) == {
+        "phase1": 4 * hour,
+        "phase2": 24 * hour,
+        "phase3": 48 * hour,
+        "phase4": 48 * hour,
+    }
+    assert load_profiles.PHASE_PROFILES == {
+        "phase2": "internal",
+        "phase3": "canary",
+        "phase4": "production",
+    }
+    assert [contract_profiles.profile_for(p).name for p in Phase] == [
+        "full",
+        "full",
+        "safe",
+        "safe",
+    ]
+    assert contract_profiles.profile_for(None).name == "full"
+    assert [p.spec.embedded_stack for p in Phase] == [
+        StackShape.SINGLE,
+        StackShape.SINGLE,
+        StackShape.CANARY_SPLIT,
+        StackShape.SINGLE,
+    ]

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from phasegate.outcomes import Kind
+from phasegate.phases import PHASE_MARKS
 
 CHECK_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-PHASE_MARKS = ("phase1", "phase2", "phase3", "phase4")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,9 @@
 """Fixtures the phase checks use: the target, a recording client, and self-cleaning test data.
 
+They are also how a check learns what the run decided (`settings`, `client_config`,
+`monitoring`, `ledger_dir`, `contract_profile`, `check_meta`): checks never import the plugin or
+its run state (selftests/unit/test_unit_layering.py holds them to that).
+
 Each check gets its own client (its requests carry the check's id and land in its evidence) and
 its own cleanup registry (what it creates is deleted at its teardown, last first, even when it
 fails). Nothing here decides an outcome.
@@ -16,14 +20,17 @@ from typing import Any
 
 import pytest
 
-from phasegate.client import JSON, SkillMeatClient
+from phasegate.checks import CheckMeta
+from phasegate.client import JSON, ClientConfig, SkillMeatClient
+from phasegate.contract.profiles import ContractProfile
 from phasegate.evidence import Evidence
 from phasegate.outcomes import Inconclusive
 from phasegate.pacing import Pacer
 from phasegate.resources import Ledger, Registry, Resource
+from phasegate.runstate import EVIDENCE, META, RunState, state_of
+from phasegate.settings import Settings
 from phasegate.shared_projects import SharedProjects
 
-EVIDENCE = pytest.StashKey[Evidence]()
 PROJECTS_ROOT = Path("/tmp/phasegate-projects")
 _counter = itertools.count(1)
 
@@ -36,13 +43,72 @@ class Target:
     run_id: str
 
 
-def _state(config: pytest.Config) -> Any:
-    from phasegate.plugin import state_of
-
+def _state(config: pytest.Config) -> RunState:
     state = state_of(config)
     if state is None:  # pragma: no cover - the plugin always configures first
         raise RuntimeError("phasegate plugin not configured")
     return state
+
+
+# -- what the run decided, for checks (a check never reads options or the plugin's state) --------
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """The monitoring the run judges from: given URLs, or the embedded stack's own."""
+
+    prometheus_url: str | None
+    alertmanager_url: str | None
+    since: float | None  # first sample the embedded Prometheus scraped (None: given URLs)
+    problem: str | None  # why there is no monitoring, when there is none
+
+
+@pytest.fixture(scope="session")
+def settings(pytestconfig: pytest.Config) -> Settings:
+    """The run's resolved settings (command line, environment, ini), read-only."""
+    return _state(pytestconfig).settings
+
+
+@pytest.fixture(scope="session")
+def client_config(pytestconfig: pytest.Config, target: Target) -> ClientConfig:
+    """How to reach the target: URL, API version, credentials, timeout and the run's id."""
+    return _state(pytestconfig).client_config()
+
+
+@pytest.fixture(scope="session")
+def monitoring(pytestconfig: pytest.Config) -> Monitoring:
+    """Prometheus and Alertmanager as the run found them (or why there are none)."""
+    state = _state(pytestconfig)
+    return Monitoring(
+        prometheus_url=state.prometheus_url,
+        alertmanager_url=state.alertmanager_url,
+        since=state.monitoring_since,
+        problem=state.monitoring_problem,
+    )
+
+
+@pytest.fixture(scope="session")
+def ledger_dir(pytestconfig: pytest.Config) -> Path:
+    """Where every process of the run keeps its ledgers and shared files (pacing, tallies)."""
+    return _state(pytestconfig).ledger_dir
+
+
+def contract_profile_of(config: pytest.Config) -> ContractProfile | None:
+    """The run's contract profile, for collection hooks (they run before any fixture)."""
+    return _state(config).contract_profile
+
+
+@pytest.fixture(scope="session")
+def contract_profile(pytestconfig: pytest.Config) -> ContractProfile | None:
+    """How hard the contract suite may push the target, decided once for the run."""
+    return contract_profile_of(pytestconfig)
+
+
+@pytest.fixture
+def check_meta(request: pytest.FixtureRequest) -> CheckMeta | None:
+    """The calling check's declaration (id, severity, phases); None for a non-phase test."""
+    meta: CheckMeta | None = request.node.stash.get(META, None)
+    return meta
 
 
 @pytest.fixture(scope="session")
@@ -76,24 +142,19 @@ def evidence(request: pytest.FixtureRequest) -> Evidence:
 
 @pytest.fixture
 def api(
-    request: pytest.FixtureRequest, target: Target, evidence: Evidence
+    client_config: ClientConfig, evidence: Evidence, check_meta: CheckMeta | None
 ) -> Iterator[SkillMeatClient]:
-    from phasegate.plugin import META
-
-    state = _state(request.config)
-    meta = request.node.stash.get(META, None)
     client = SkillMeatClient(
-        state.client_config(), recorder=evidence.record, check_id=meta.id if meta else None
+        client_config, recorder=evidence.record, check_id=check_meta.id if check_meta else None
     )
     yield client
     client.close()
 
 
 @pytest.fixture(scope="session")
-def _ledger(pytestconfig: pytest.Config, target: Target) -> Ledger:
-    state = _state(pytestconfig)
+def _ledger(pytestconfig: pytest.Config, target: Target, ledger_dir: Path) -> Ledger:
     worker = getattr(pytestconfig, "workerinput", {}).get("workerid", "main")
-    return Ledger(state.ledger_dir, state.run_id, worker)
+    return Ledger(ledger_dir, target.run_id, worker)
 
 
 @pytest.fixture
@@ -125,8 +186,8 @@ ProjectFactory = Callable[..., Project]
 
 
 @pytest.fixture(scope="session")
-def _project_pacer(pytestconfig: pytest.Config, target: Target) -> Pacer:
-    return Pacer(_state(pytestconfig).ledger_dir / f"pace-{target.run_id}.txt")
+def _project_pacer(target: Target, ledger_dir: Path) -> Pacer:
+    return Pacer(ledger_dir / f"pace-{target.run_id}.txt")
 
 
 def _create_project(

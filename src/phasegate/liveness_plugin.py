@@ -23,6 +23,7 @@ import pytest
 from phasegate import liveness
 from phasegate.client import request_headers
 from phasegate.outcomes import CheckResult, Kind, Outcome
+from phasegate.runstate import RunState
 
 REACHABLE_ID = "run.target.reachable"
 ALIVE_ID = "run.target.alive"
@@ -34,8 +35,8 @@ NOT_ATTEMPTED = "not attempted: "
 class LivenessPlugin:
     NAME = "phasegate-liveness"
 
-    def __init__(self, state: Any) -> None:
-        self.state = state  # phasegate.plugin.RunState (not imported: plugin imports us)
+    def __init__(self, state: RunState) -> None:
+        self.state = state
         self.preflight: liveness.ProbeResult | None = None
         self.problem: str | None = None  # the target did not answer the preflight
         self.watchdog: liveness.Watchdog | None = None

@@ -1,9 +1,16 @@
-"""The four phases of the rollout plan, and how a run picks one."""
+"""The four phases of the rollout plan, what differs between them, and how a run picks one.
+
+Everything that depends on the phase is one row of `PHASE_TABLE`: the marker that selects its
+checks, its title, whether the flag must read ON, the embedded stack it runs on, the plan's
+monitoring window, and which load and contract profile it uses. Other modules read the row (the
+profiles by name, so this module stays a leaf that imports nothing of phasegate's).
+"""
 
 from __future__ import annotations
 
 import enum
 import re
+from dataclasses import dataclass
 
 
 class Phase(enum.StrEnum):
@@ -17,25 +24,83 @@ class Phase(enum.StrEnum):
         return int(self.value[-1])
 
     @property
-    def flag_expected_on(self) -> bool:
-        """Whether the target's Memory & Context flag must read ON in this phase.
+    def spec(self) -> PhaseSpec:
+        return PHASE_TABLE[self]
 
-        Phase 3 is a 9:1 split behind a load balancer; a client sees mostly the stable (OFF)
-        instance, so the flag read through the balancer is not a reliable ON signal there.
-        """
-        return self is not Phase.PHASE1
+    @property
+    def flag_expected_on(self) -> bool:
+        """Whether the target's Memory & Context flag must read ON in this phase."""
+        return self.spec.flag_expected_on
 
     @property
     def summary(self) -> str:
-        return _TITLES[self]
+        return self.spec.title
 
 
-_TITLES = {
-    Phase.PHASE1: "Infrastructure verification (flag OFF)",
-    Phase.PHASE2: "Internal / test users (flag ON)",
-    Phase.PHASE3: "10% canary (stable OFF, canary ON)",
-    Phase.PHASE4: "100% rollout (flag ON)",
+class StackShape(enum.StrEnum):
+    """What the embedded stack of a phase is made of."""
+
+    SINGLE = "single"  # one SkillMeat with the phase's flag, plus Prometheus and Alertmanager
+    CANARY_SPLIT = "canary-split"  # stable (flag OFF) and canary (flag ON) behind a 9:1 split
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    """One phase of the rollout plan, as everything phase-dependent in phasegate reads it."""
+
+    marker: str  # the pytest mark that puts a check in this phase (`-m phaseN`)
+    title: str
+    # Whether the flag must read ON. Phase 3 is a 9:1 split behind a load balancer; a client sees
+    # mostly the stable (OFF) instance, so the flag read through the balancer is not a reliable
+    # ON signal there, but the phase has the feature on.
+    flag_expected_on: bool
+    embedded_stack: StackShape
+    window_s: float  # the plan's minimum monitoring duration: a gate's window "phase"
+    load_profile: str | None  # a name in load.profiles.PROFILES; None: no load gate
+    contract_profile: str  # a name in contract.profiles.PROFILES, for --contract-profile=auto
+
+
+HOUR_S = 3600.0
+PHASE_TABLE: dict[Phase, PhaseSpec] = {
+    Phase.PHASE1: PhaseSpec(
+        marker="phase1",
+        title="Infrastructure verification (flag OFF)",
+        flag_expected_on=False,
+        embedded_stack=StackShape.SINGLE,
+        window_s=4 * HOUR_S,
+        load_profile=None,
+        contract_profile="full",
+    ),
+    Phase.PHASE2: PhaseSpec(
+        marker="phase2",
+        title="Internal / test users (flag ON)",
+        flag_expected_on=True,
+        embedded_stack=StackShape.SINGLE,
+        window_s=24 * HOUR_S,
+        load_profile="internal",
+        contract_profile="full",
+    ),
+    # Real users share the target from phase 3 on: the contract suite only reads, slowly.
+    Phase.PHASE3: PhaseSpec(
+        marker="phase3",
+        title="10% canary (stable OFF, canary ON)",
+        flag_expected_on=True,
+        embedded_stack=StackShape.CANARY_SPLIT,
+        window_s=48 * HOUR_S,
+        load_profile="canary",
+        contract_profile="safe",
+    ),
+    Phase.PHASE4: PhaseSpec(
+        marker="phase4",
+        title="100% rollout (flag ON)",
+        flag_expected_on=True,
+        embedded_stack=StackShape.SINGLE,
+        window_s=48 * HOUR_S,
+        load_profile="production",
+        contract_profile="safe",
+    ),
 }
+PHASE_MARKS = tuple(spec.marker for spec in PHASE_TABLE.values())
 
 _PHASE_IN_EXPR = re.compile(r"(\bnot\s+)?\bphase([1-4])\b")
 

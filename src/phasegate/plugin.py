@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 from collections.abc import Generator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -29,14 +28,16 @@ import pytest
 
 from phasegate import allure_support
 from phasegate import verdict as verdict_mod
-from phasegate.checks import PHASE_MARKS, CheckDeclarationError, CheckMeta, build_meta
-from phasegate.client import ClientConfig, SkillMeatClient
-from phasegate.contract.profiles import ContractProfile, profile_for
+from phasegate.checks import CheckDeclarationError, CheckMeta, build_meta
+from phasegate.client import SkillMeatClient
+from phasegate.contract.profiles import profile_for
 from phasegate.evidence import Redactor
 from phasegate.liveness_plugin import LivenessPlugin
 from phasegate.outcomes import CheckResult, Inconclusive, Kind, Outcome
-from phasegate.phases import Phase, phase_from_markexpr, phases_named_in
+from phasegate.phases import PHASE_MARKS, Phase, phase_from_markexpr, phases_named_in
+from phasegate.progress import Progress
 from phasegate.resources import new_run_id, read_ledgers, scan_orphans
+from phasegate.runstate import EVIDENCE, META, STATE, RunState, state_of
 from phasegate.settings import OPTIONS, Settings, SettingsError, resolve
 from phasegate.stack.embedded import EmbeddedStack, StackUnavailable
 from phasegate.summary import summary_lines
@@ -51,44 +52,6 @@ WRITING_FIXTURES = frozenset(
 ORPHAN_CHECK_ID = "run.cleanup.orphans"
 
 
-@dataclass
-class RunState:
-    settings: Settings
-    run_id: str
-    controller: bool
-    api_url: str | None = None
-    stack: EmbeddedStack | None = None
-    stack_problem: str | None = None
-    skillmeat_version: str | None = None
-    prometheus_url: str | None = None
-    alertmanager_url: str | None = None
-    monitoring_since: float | None = None  # first scraped sample of the embedded Prometheus
-    monitoring_problem: str | None = None
-    started_at: str = ""
-    results: dict[str, dict[str, Any]] = field(default_factory=dict)
-    run_reasons: list[str] = field(default_factory=list)
-    verdict_path: Path | None = None
-    verdict: verdict_mod.Verdict | None = None
-    previous_sigterm: Any = None
-    contract_profile: ContractProfile | None = None
-    allure_dir: Path | None = None  # set when phasegate chose the Allure results directory
-
-    @property
-    def ledger_dir(self) -> Path:
-        return self.settings.report_dir / ".ledger"
-
-    def client_config(self) -> ClientConfig:
-        return ClientConfig(
-            api_url=self.api_url or "",
-            api_version=self.settings.api_version,
-            timeout_s=self.settings.request_timeout,
-            api_key=self.settings.api_key,
-            api_token=self.settings.api_token,
-            run_id=self.run_id,
-        )
-
-
-STATE = pytest.StashKey[RunState]()
 # What the controller learned while starting the run that every xdist worker needs.
 SHARED_WITH_WORKERS = (
     "run_id",
@@ -100,11 +63,6 @@ SHARED_WITH_WORKERS = (
     "monitoring_since",
     "monitoring_problem",
 )
-META = pytest.StashKey[CheckMeta]()
-
-
-def state_of(config: pytest.Config) -> RunState | None:
-    return config.stash.get(STATE, None)
 
 
 # -- options -------------------------------------------------------------------------------------
@@ -207,7 +165,7 @@ def pytest_configure_node(node: Any) -> None:
 # -- the target ----------------------------------------------------------------------------------
 
 
-def _progress(config: pytest.Config) -> Any:
+def _progress(config: pytest.Config) -> Progress:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
 
     def say(message: str) -> None:
@@ -378,8 +336,6 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         allure_support.label_check(meta)
     yield
     if meta is not None and state is not None:
-        from phasegate.fixtures import EVIDENCE
-
         evidence = item.stash.get(EVIDENCE, None)
         if evidence is not None:
             allure_support.attach_evidence(evidence, Redactor(state.client_config().secrets))
@@ -406,8 +362,6 @@ def pytest_runtest_makereport(
     meta = item.stash.get(META, None)
     if meta is None:
         return
-    from phasegate.fixtures import EVIDENCE
-
     excinfo = call.excinfo
     result: Outcome
     reason = ""

@@ -18,22 +18,17 @@ from phasegate.client import SkillMeatClient, request_headers
 from phasegate.contract import Pins, SchemaUnavailable, Sender, load_schema
 from phasegate.contract.tally import record_traffic
 from phasegate.evidence import Redactor
-from phasegate.fixtures import PROJECTS_ROOT, unique
+from phasegate.fixtures import PROJECTS_ROOT, contract_profile_of, unique
 from phasegate.outcomes import Inconclusive
-from phasegate.plugin import META, state_of
 from phasegate.ratelimit import client_network
 from phasegate.resources import Registry, Resource
 
 CONTRACT_DIR = Path(__file__).parent
 
 
-def _profile(config):
-    return state_of(config).contract_profile
-
-
 def pytest_collection_modifyitems(config, items):
     """A read-only profile deselects what writes through the API (not skips: skips block GO)."""
-    profile = _profile(config)
+    profile = contract_profile_of(config)
     if profile is None or not profile.read_only:
         return
 
@@ -49,31 +44,25 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def contract_profile(pytestconfig):
-    return _profile(pytestconfig)
-
-
-@pytest.fixture(scope="session")
-def contract_schema(pytestconfig, target):
-    state = state_of(pytestconfig)
+def contract_schema(client_config, settings):
     try:
-        return load_schema(state.client_config(), state.settings.contract_schema)
+        return load_schema(client_config, settings.contract_schema)
     except SchemaUnavailable as exc:
         raise Inconclusive(f"no contract to fuzz: {exc}") from None
 
 
 @pytest.fixture
-def contract_sender(request, target, evidence, contract_profile):
+def contract_sender(
+    request, target, evidence, contract_profile, check_meta, client_config, settings, ledger_dir
+):
     """Requests of one check: its headers, its own client network for the burst limiter."""
-    state = state_of(request.config)
-    meta = request.node.stash.get(META, None)
-    check_id = meta.id if meta else "contract"
-    headers = request_headers(state.client_config(), check_id)
+    check_id = check_meta.id if check_meta else "contract"
+    headers = request_headers(client_config, check_id)
     sender = Sender(
         target.api_url,
         headers,
-        redactor=Redactor(state.client_config().secrets),
-        timeout_s=state.settings.request_timeout,
+        redactor=Redactor(client_config.secrets),
+        timeout_s=settings.request_timeout,
         recorder=evidence.record,
         max_requests_per_s=contract_profile.max_requests_per_s,
         client_network=client_network(f"{check_id}-{os.getpid()}"),
@@ -81,9 +70,7 @@ def contract_sender(request, target, evidence, contract_profile):
     yield sender
     sender.close()
     worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
-    record_traffic(
-        state.ledger_dir, state.run_id, worker, check_id, sender.sent, sender.server_errors
-    )
+    record_traffic(ledger_dir, target.run_id, worker, check_id, sender.sent, sender.server_errors)
 
 
 def sweep_project(api: SkillMeatClient, cleanup: Registry, project_id: str) -> int:

@@ -33,16 +33,15 @@ from phasegate.load import (
 )
 from phasegate.load.command import project_prefix
 from phasegate.outcomes import conclude
-from phasegate.plugin import state_of
 
 LOCUSTFILES = Path(__file__).resolve().parents[1] / "load"
 
 
 @pytest.fixture
-def load_size(pytestconfig) -> LoadSettings:
+def load_size(settings) -> LoadSettings:
     """The run's size from --load-* / PHASEGATE_LOAD_* (validated when the run starts)."""
     try:
-        return load_settings(state_of(pytestconfig).settings.load)
+        return load_settings(settings.load)
     except LoadSettingsError as exc:
         pytest.fail(f"load settings: {exc}", pytrace=False)
 
@@ -50,7 +49,7 @@ def load_size(pytestconfig) -> LoadSettings:
 @pytest.mark.check("load.p95-under-load", kind="load", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
-def test_p95_under_load(request, target, evidence, load_size):
+def test_p95_under_load(target, evidence, load_size, settings, client_config, monitoring):
     """Under the phase's locust load, p95 stays under 500 ms per endpoint group and overall.
 
     Blocking: the rollout plan makes p95 < 500 ms a success criterion of every phase with the
@@ -61,11 +60,10 @@ def test_p95_under_load(request, target, evidence, load_size):
     more than 1% failed. Too few requests, or more than 1% refused by the target's burst
     limiter (429, counted apart), give no verdict rather than a pass.
     """
-    state = state_of(request.config)
-    assert state is not None and state.settings.phase is not None
-    phase = state.settings.phase.value
+    assert settings.phase is not None
+    phase = settings.phase.value
     profile = profile_for_phase(phase)
-    out_dir = state.settings.report_dir / "load"
+    out_dir = settings.report_dir / "load"
     plan = LoadPlan(
         host=target.api_url,
         locustfiles=LOCUSTFILES,
@@ -83,8 +81,8 @@ def test_p95_under_load(request, target, evidence, load_size):
     secrets = {
         name: value
         for name, value in (
-            ("SKILLMEAT_API_KEY", state.settings.api_key),
-            ("SKILLMEAT_API_TOKEN", state.settings.api_token),
+            ("SKILLMEAT_API_KEY", settings.api_key),
+            ("SKILLMEAT_API_TOKEN", settings.api_token),
         )
         if value
     }
@@ -97,7 +95,7 @@ def test_p95_under_load(request, target, evidence, load_size):
         "reports",
         {"html": str(art.html), "csv": str(art.stats_csv), "json": str(art.json)},
     )
-    with SkillMeatClient(state.client_config()) as api:
+    with SkillMeatClient(client_config) as api:
         swept = sweep(api, art.ledger, project_prefix(target.run_id))
     evidence.note("cleanup", swept.to_dict())
     try:
@@ -107,22 +105,22 @@ def test_p95_under_load(request, target, evidence, load_size):
             f"locust produced no statistics (exit {run.returncode}, timed out {run.timed_out}): "
             f"{exc}; log {art.log}:\n{run.log_tail}"
         ) from None
-    result = evaluate(stats, catalog_spec(state.settings.gate_overrides))
+    result = evaluate(stats, catalog_spec(settings.gate_overrides))
     evidence.note("window", stats.summary()["window"])
-    evidence.note("server_view", _server_view(state, phase, run))
+    evidence.note("server_view", _server_view(monitoring, phase, run))
     conclude(result.conclusion(swept), evidence)
 
 
-def _server_view(state, phase, run):
+def _server_view(monitoring, phase, run):
     """The same window as Prometheus saw it, beside locust's numbers (None without Prometheus).
 
     Informative, not judged here: the metric gates judge the server side over the whole run.
     """
-    if not state.prometheus_url or run.finished_at <= run.started_at:
+    if not monitoring.prometheus_url or run.finished_at <= run.started_at:
         return None
     results = run_gates(
         phase,
-        prometheus_url=state.prometheus_url,
+        prometheus_url=monitoring.prometheus_url,
         window_s=run.finished_at - run.started_at,
         end=run.finished_at + 2.0,  # one more scrape after the last request
         ids=["error-rate", "latency-p95"],

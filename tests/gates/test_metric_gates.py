@@ -22,7 +22,6 @@ from phasegate.gates.session import (
     shared_evaluation,
 )
 from phasegate.outcomes import Inconclusive, conclude
-from phasegate.plugin import state_of
 from phasegate.resources import Ledger
 
 
@@ -43,9 +42,7 @@ def _gate_params():
 
 
 @pytest.fixture(scope="session")
-def gate_evaluation(pytestconfig, target):
-    state = state_of(pytestconfig)
-    settings = state.settings
+def gate_evaluation(pytestconfig, target, settings, monitoring, client_config, ledger_dir):
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
 
     def say(message: str) -> None:
@@ -55,34 +52,32 @@ def gate_evaluation(pytestconfig, target):
     worker = getattr(pytestconfig, "workerinput", {}).get("workerid", "main")
     plan = GatePlan(
         phase=settings.phase.value,
-        prometheus_url=state.prometheus_url,
-        alertmanager_url=state.alertmanager_url,
-        client=state.client_config(),
-        ledger=Ledger(state.ledger_dir, state.run_id, f"{worker}-gates"),
-        projects_root=str(PROJECTS_ROOT / state.run_id),
+        prometheus_url=monitoring.prometheus_url,
+        alertmanager_url=monitoring.alertmanager_url,
+        client=client_config,
+        ledger=Ledger(ledger_dir, target.run_id, f"{worker}-gates"),
+        projects_root=str(PROJECTS_ROOT / target.run_id),
         window_s=settings.gate_window_s,
-        monitoring_since=state.monitoring_since,
+        monitoring_since=monitoring.since,
         overrides=settings.gate_overrides,
         top_up=settings.embedded and settings.gate_window_s is None,
         writes_allowed=settings.writes_allowed,
     )
-    return shared_evaluation(
-        state.ledger_dir, state.run_id, lambda: evaluate_gates(plan, say)
-    ), state
+    return shared_evaluation(ledger_dir, target.run_id, lambda: evaluate_gates(plan, say))
 
 
 @pytest.mark.parametrize("gate_id", list(_gate_params()))
-def test_metric_gate(gate_id, gate_evaluation, evidence):
+def test_metric_gate(gate_id, gate_evaluation, evidence, monitoring, ledger_dir, target):
     """A metric gate of the rollout plan."""
-    results, state = gate_evaluation
-    if not state.prometheus_url:
+    results = gate_evaluation
+    if not monitoring.prometheus_url:
         raise Inconclusive(
-            f"no Prometheus to judge from ({state.monitoring_problem or 'pass --prometheus-url'})"
+            f"no Prometheus to judge from ({monitoring.problem or 'pass --prometheus-url'})"
         )
     entry = results["gates"].get(gate_id)
     assert entry is not None, f"gate {gate_id} was not evaluated"
     if gate_id in ERROR_GATES:
-        entry = annotate(entry, read_traffic(state.ledger_dir, state.run_id))
+        entry = annotate(entry, read_traffic(ledger_dir, target.run_id))
     conclude(entry_conclusion(entry), evidence)
 
 
@@ -95,15 +90,15 @@ ERROR_GATES = frozenset({"error-rate", "baseline-error-rate"})
 @pytest.mark.phase2
 @pytest.mark.phase3
 @pytest.mark.phase4
-def test_client_and_server_counts_agree(gate_evaluation, evidence):
+def test_client_and_server_counts_agree(gate_evaluation, evidence, monitoring):
     """The server counted every request (and every 5xx) the suite itself sent.
 
     Blocking: the gates trust SkillMeat's own counters; a server that under-counts would let
     every metric gate pass on a blind spot. Compared over a scrape-aligned window of the suite's
     own traffic (other traffic can only add to the server's side).
     """
-    results, state = gate_evaluation
-    if not state.prometheus_url:
+    results = gate_evaluation
+    if not monitoring.prometheus_url:
         raise Inconclusive("no Prometheus to compare with")
     entry = results["triangulation"]
     if entry is None:
@@ -118,20 +113,19 @@ def test_client_and_server_counts_agree(gate_evaluation, evidence):
 @pytest.mark.phase3
 @pytest.mark.phase4
 @pytest.mark.parametrize("service", ["prometheus", "alertmanager"])
-def test_monitoring_reachable(service, pytestconfig, evidence):
+def test_monitoring_reachable(service, monitoring, settings, evidence):
     """The monitoring service answers ready (and Prometheus scrapes SkillMeat).
 
     Blocking: phase 1 requires an operational monitoring stack, and every later gate reads it.
     """
-    state = state_of(pytestconfig)
-    url = state.prometheus_url if service == "prometheus" else state.alertmanager_url
+    url = monitoring.prometheus_url if service == "prometheus" else monitoring.alertmanager_url
     if not url:
-        raise Inconclusive(f"no {service} URL ({state.monitoring_problem or 'not given'})")
-    ready = httpx.get(f"{url}/-/ready", timeout=state.settings.request_timeout)
+        raise Inconclusive(f"no {service} URL ({monitoring.problem or 'not given'})")
+    ready = httpx.get(f"{url}/-/ready", timeout=settings.request_timeout)
     evidence.note("ready_status", ready.status_code)
     assert ready.status_code == 200, f"{service} /-/ready answered {ready.status_code}"
     if service == "prometheus":
-        targets = httpx.get(f"{url}/api/v1/targets", timeout=state.settings.request_timeout)
+        targets = httpx.get(f"{url}/api/v1/targets", timeout=settings.request_timeout)
         active = targets.json()["data"]["activeTargets"]
         health = {t["labels"].get("job", "?"): t["health"] for t in active}
         evidence.note("targets", health)
@@ -140,17 +134,16 @@ def test_monitoring_reachable(service, pytestconfig, evidence):
 
 @pytest.mark.check("monitoring.grafana", kind="gate", blocking=False)
 @pytest.mark.phase1
-def test_grafana_reachable(pytestconfig, evidence):
+def test_grafana_reachable(settings, evidence):
     """Grafana answers /api/health with database ok.
 
     Warning: the plan's people look at Grafana, but no gate reads it; its absence cannot hold a
     phase back. (No registry here ships Grafana, so the embedded stack has none.)
     """
-    state = state_of(pytestconfig)
-    url = state.settings.grafana_url
+    url = settings.grafana_url
     if not url:
         pytest.skip("no --grafana-url given")
-    response = httpx.get(f"{url}/api/health", timeout=state.settings.request_timeout)
+    response = httpx.get(f"{url}/api/health", timeout=settings.request_timeout)
     evidence.note("status", response.status_code)
     assert response.status_code == 200, f"Grafana /api/health answered {response.status_code}"
     assert response.json().get("database") == "ok", response.text[:200]

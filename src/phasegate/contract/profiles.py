@@ -76,11 +76,12 @@ CHOICES = ("auto", *PROFILES)
 def profile_for(
     phase: Phase | None, requested: str = "auto", *, seed: int = 0, examples: int | None = None
 ) -> ContractProfile:
-    """`auto` picks full before real traffic (phases 1, 2) and safe once it flows (3, 4)."""
+    """`auto` picks the phase's profile: full before real traffic (phases 1, 2), safe once it
+    flows (3, 4), as the phase table says; full without a phase."""
     if requested not in CHOICES:
         raise ProfileError(f"unknown contract profile {requested!r}; expected {', '.join(CHOICES)}")
     if requested == "auto":
-        profile = SAFE if phase in (Phase.PHASE3, Phase.PHASE4) else FULL
+        profile = PROFILES[phase.spec.contract_profile] if phase is not None else FULL
     else:
         profile = PROFILES[requested]
     profile = replace(profile, seed=seed)

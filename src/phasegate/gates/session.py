@@ -20,10 +20,10 @@ from phasegate.gates.run import run_gates
 from phasegate.gates.triangulate import Counter, PrometheusUnavailable, judge
 from phasegate.outcomes import Conclusion, Outcome
 from phasegate.pacing import Pacer
+from phasegate.progress import Progress
 from phasegate.resources import Ledger
 from phasegate.traffic.threaded import Tally, send
 
-Progress = Callable[[str], None]
 ERROR_GATE = "error-rate"
 RULE_OF_THREE = 2995  # requests with no error before a 0.1% upper bound can clear
 

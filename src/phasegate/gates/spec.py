@@ -20,19 +20,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from phasegate.durations import FORMS, parse_duration
+from phasegate.phases import PHASE_TABLE
 
 DEFAULT_SELECTOR = 'job="skillmeat"'
 CATALOG_RESOURCE = "catalog.toml"
 GATE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 # The plan's minimum monitoring duration per phase: the default window of a gate whose catalog
-# window is "phase" (rollout-plan.md, each phase's Duration).
-PHASE_WINDOWS_S: Mapping[str, float] = {
-    "phase1": 4 * 3600.0,
-    "phase2": 24 * 3600.0,
-    "phase3": 48 * 3600.0,
-    "phase4": 48 * 3600.0,
-}
+# window is "phase" (rollout-plan.md, each phase's Duration; kept in phases.PHASE_TABLE).
+PHASE_WINDOWS_S: Mapping[str, float] = {spec.marker: spec.window_s for spec in PHASE_TABLE.values()}
 PHASES = tuple(PHASE_WINDOWS_S)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from phasegate.phases import PHASE_TABLE
+
 # Endpoint groups the locustfiles use as the first word of every request name. The gate judges
 # p95 for each of JUDGED_GROUPS and for all gated traffic together (which also holds "service",
 # the health probes of the production mix, and any group a custom locustfile adds).
@@ -49,7 +51,10 @@ PROFILES: dict[str, Profile] = {
     ),
 }
 
-PHASE_PROFILES = {"phase2": "internal", "phase3": "canary", "phase4": "production"}
+# Which profile each phase sends: the phase table's choice, phases without a load gate left out.
+PHASE_PROFILES = {
+    spec.marker: spec.load_profile for spec in PHASE_TABLE.values() if spec.load_profile
+}
 
 
 def profile_for_phase(phase: str) -> Profile:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,10 +22,9 @@ from phasegate.load.command import (
     master_argv,
     worker_argv,
 )
+from phasegate.progress import Progress
 from phasegate.stack.ports import free_port
 from phasegate.stack.process import ManagedProcess
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)

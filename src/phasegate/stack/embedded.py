@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from phasegate.phases import Phase
+from phasegate.phases import Phase, StackShape
+from phasegate.progress import Progress
 from phasegate.stack.monitoring import MonitoringStack, ScrapeTarget, sqlite_files
 from phasegate.stack.skillmeat import ServerSpec, SkillMeatServer
 from phasegate.stack.venv import ensure_skillmeat
-
-Progress = Callable[[str], None]
 
 
 class StackUnavailable(RuntimeError):
@@ -33,7 +31,8 @@ class EmbeddedStack:
     _servers: list[SkillMeatServer] = field(default_factory=list)
 
     def start(self) -> str:
-        if self.phase is Phase.PHASE3:
+        # Only the single-server shape is built; the canary split is the phase-3 issue's work.
+        if self.phase.spec.embedded_stack is not StackShape.SINGLE:
             raise StackUnavailable(
                 "phase 3 needs a stable (flag OFF) and a canary (flag ON) SkillMeat behind a 9:1 "
                 "nginx split; the embedded canary stack is not built yet. Point --api-url at "

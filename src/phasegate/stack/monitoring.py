@@ -28,11 +28,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from phasegate.progress import Progress
 from phasegate.stack.ports import LOOPBACK, free_port
 from phasegate.stack.process import ManagedProcess
 from phasegate.stack.skillmeat import StartError
-
-Progress = Callable[[str], None]
 
 PROMETHEUS = "/usr/bin/prometheus"
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"

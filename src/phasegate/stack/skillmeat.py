@@ -7,16 +7,14 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from phasegate.progress import Progress
 from phasegate.stack.ports import LOOPBACK, free_port
 from phasegate.stack.process import ManagedProcess
-
-Progress = Callable[[str], None]
 
 
 class StartError(RuntimeError):

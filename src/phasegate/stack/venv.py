@@ -10,10 +10,10 @@ import fcntl
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-Progress = Callable[[str], None]
+from phasegate.progress import Progress
+
 _READY_STAMP = ".phasegate-ready"
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +21,12 @@ import httpx
 from phasegate.client import ClientConfig, SkillMeatClient
 from phasegate.evidence import Exchange
 from phasegate.pacing import Pacer
+from phasegate.progress import Progress
 from phasegate.ratelimit import RateLimitPolicy
 from phasegate.resources import Ledger, Registry, Resource
 from phasegate.traffic import top_up
 from phasegate.traffic.model import Project, Request, create_project
 
-Progress = Callable[[str], None]
 SLOW_S = 0.5
 
 
