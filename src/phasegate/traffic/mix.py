@@ -10,7 +10,8 @@ Three user profiles, and the gates' top-up made of them, share one catalog of op
   so the mix a gate judges is exactly the mix its evidence states.
 
 What each operation sends is `operations.build`, for both drivers. The operation's `group` is
-the first word of its request name: the load gate judges p95 per group (`phasegate.load.profiles.JUDGED_GROUPS`).
+the first word of its request name: the load gate judges p95 per group
+(`phasegate.load.profiles.JUDGED_GROUPS`).
 """
 
 from __future__ import annotations
