@@ -170,6 +170,8 @@ def test_a_class_the_client_never_met_is_not_judged() -> None:
     assert result.outcome is Outcome.PASS, result.reason
     assert "4xx not met by the client" in result.reason
     assert result.facts["views"]["plan error rate"]["classes"]["4xx"] == "not read"
+    assert result.facts["views"]["gate latency-p95"]["classes"]["4xx"] == "not exercised"
+    assert "client: 2xx 400, 4xx 0, 429 5, 5xx 20, transport 0" in result.reason
 
 
 # -- a target that hangs ----------------------------------------------------------------------

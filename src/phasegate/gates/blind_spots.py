@@ -187,12 +187,12 @@ def _cell(view: View, cls: str, client: Mapping[str, int], server: Mapping[str, 
     if cls not in view.reads:
         return "not read"
     seen = client.get(cls, 0)
+    if seen == 0:
+        return "not exercised"
     if view.metric == "histogram":
         answered = sum(client.get(c, 0) for c in SERVED_CLASSES)
         counted = server.get("histogram", 0.0)
         return "counted" if counted >= answered - SLACK else "missed"
-    if seen == 0:
-        return "not exercised"
     counted = server.get("errors" if view.metric == "errors" else cls, 0.0)
     return "counted" if counted >= seen - SLACK else "missed"
 
@@ -241,19 +241,19 @@ def compare(
         "views": {view.name: {**view.to_dict(), "classes": table[view.name]} for view in views},
         "blind_spots": spots,
     }
-    untested = sorted(
-        {cls for row in table.values() for cls, cell in row.items() if cell == "not exercised"}
-    )
+    untested = [cls for cls in SERVED_CLASSES if not client_counts[cls]]
+    seen = ", ".join(f"{cls} {client_counts[cls]}" for cls in CLASSES)
+    note = f"; {', '.join(untested)} not met by the client: not judged" if untested else ""
     if spots:
         return Conclusion(
             Outcome.FAIL,
             "monitoring blind spots the plan's dashboards and alerts cannot see: "
-            + "; ".join(spots),
+            + "; ".join(spots)
+            + f" (client: {seen}{note})",
             facts,
         )
-    note = f" ({', '.join(untested)} not met by the client: not judged)" if untested else ""
     return Conclusion(
         Outcome.PASS,
-        f"every metric the plan relies on counted the classes it reads{note}",
+        f"every metric the plan relies on counted the classes it reads (client: {seen}{note})",
         facts,
     )
