@@ -3,11 +3,12 @@
 A real SkillMeat 0.74.0 (flag ON) is scraped directly by the real Prometheus, while the suite's
 traffic reaches it through phasegate's fault proxy. With no rule the proxy is transparent and the
 server counts everything the client saw, its own cleanup included: gate.client-server-agree
-PASSes with equal counts. With a rule that answers a share of memory requests (about a fifth of
-the traffic) with 500 by itself, never calling SkillMeat, the client sees answers (and 5xx) that
-SkillMeat's own counters never recorded. Every metric gate built on those counters would judge a
-server that looks healthier than what its users get; the comparison must say FAIL, "monitoring
-blind spot". The same share answered 429 is counted apart and is no disagreement.
+PASSes with equal counts. With a rule that answers a share of memory requests (the listings,
+about a sixth of the phase-2 mix) with 500 by itself, never calling SkillMeat, the client sees
+answers (and 5xx) that SkillMeat's own counters never recorded. Every metric gate built on
+those counters would judge a server that looks healthier than what its users get; the
+comparison must say FAIL, "monitoring blind spot". The same share answered 429 is counted
+apart and is no disagreement there; per class (gate.blind-spots) it is a blind spot.
 
 Slow (about a minute): a real SkillMeat, Prometheus and Alertmanager, and ~240 requests per run.
 """
@@ -36,19 +37,19 @@ from support.faultproxy import Answer, FaultProxy, Rule
 pytestmark = pytest.mark.selftest_slow
 
 REQUESTS = 200
-# GET /api/v1/memory-items/count: about a fifth of the suite's traffic, answered 500 by the
+# GET /api/v1/memory-items: the listings, about a sixth of the phase-2 mix, answered 500 by the
 # proxy itself and never seen by SkillMeat.
 HIDDEN = Rule(
-    "memory-count-answered-by-the-proxy",
+    "memory-list-answered-by-the-proxy",
     method="GET",
-    path=r"/api/v1/memory-items/count",
+    path=r"/api/v1/memory-items",
     answer=Answer(500, {"detail": "injected by faultproxy: SkillMeat never saw this request"}),
 )
 # The same share refused with 429, as a burst limiter in front of SkillMeat would.
 LIMITED = Rule(
-    "memory-count-rate-limited",
+    "memory-list-rate-limited",
     method="GET",
-    path=r"/api/v1/memory-items/count",
+    path=r"/api/v1/memory-items",
     answer=Answer(429, {"detail": "Too many requests"}, headers={"Retry-After": "1"}),
 )
 
@@ -139,6 +140,9 @@ def test_a_transparent_proxy_lets_client_and_server_agree(stack: Stack) -> None:
     # The gates were evaluated after the traffic, on the same Prometheus.
     assert {"error-rate", "latency-p95", "alerts-p0"} <= set(out["gates"])
     assert out["gates"]["error-rate"]["evidence"]["samples"] >= facts["client_requests_non_429"]
+    # Per class, the server's request counter saw every answer the client met.
+    counter = out["blind_spots"]["facts"]["views"]["skillmeat_api_requests_total"]["classes"]
+    assert set(counter.values()) <= {"counted", "not exercised", "none seen"}, counter
 
 
 def test_answers_the_server_never_counted_are_a_blind_spot(stack: Stack) -> None:
@@ -162,6 +166,8 @@ def test_answers_the_server_never_counted_are_a_blind_spot(stack: Stack) -> None
     missing = facts["client_requests_non_429"] - facts["server_requests_non_429"]
     assert fired - SLACK <= missing <= fired + SLACK, facts
     assert facts["server_5xx"] < facts["client_5xx"]
+    spots = out["blind_spots"]["facts"]["blind_spots"]
+    assert any(s.startswith("skillmeat_api_requests_total counted") and "5xx" in s for s in spots)
     # SkillMeat's own counters saw none of those errors: the error-rate gate alone cannot tell.
     error_rate = out["gates"]["error-rate"]["evidence"]
     assert error_rate["details"]["events"] < fired, error_rate["reason"]
@@ -169,7 +175,7 @@ def test_answers_the_server_never_counted_are_a_blind_spot(stack: Stack) -> None
 
 def test_429s_are_counted_apart_and_the_traffic_goes_on(stack: Stack) -> None:
     """A 429 is the burst limiter's answer: counted apart on both sides, never a disagreement,
-    and no reason for the traffic to stop (each worker meets one on its first count request)."""
+    and no reason for the traffic to stop (each worker meets one on its first listing)."""
     stack.proxy.set_rules([LIMITED])
     try:
         out, messages = evaluate_through_the_proxy(stack, "limited")
@@ -184,3 +190,6 @@ def test_429s_are_counted_apart_and_the_traffic_goes_on(stack: Stack) -> None:
     assert facts["client_429"] == facts["client"]["rate_limited"] == fired
     assert facts["client"]["requests"] >= REQUESTS, "the traffic stopped at a 429"
     assert facts["client_requests_non_429"] == facts["client"]["requests"] - fired
+    # A limiter in front of SkillMeat answers 429s its counters never see: a per-class blind spot.
+    spots = out["blind_spots"]["facts"]["blind_spots"]
+    assert any(s.startswith("skillmeat_api_requests_total counted") and "429" in s for s in spots)

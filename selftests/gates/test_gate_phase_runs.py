@@ -3,8 +3,9 @@
 `python -m pytest tests/gates/test_metric_gates.py -m phase2` with no --api-url starts SkillMeat
 0.74.0 with real Prometheus and Alertmanager, tops up traffic until the 0.1% error-rate gate can
 decide (about 3,300 requests), compares the client's counts with the server's, and judges every
-phase-2 gate from Prometheus. On a healthy SkillMeat the error-rate and latency gates must
-decide PASS (never INCONCLUSIVE), client and server must agree, the monitoring must be reachable,
+phase-2 gate from Prometheus. The top-up is the phase's own mix, so 0.74.0's keep_source merges
+(always 500) FAIL the error-rate gate; the latency gate must decide PASS (never INCONCLUSIVE),
+client and server must agree, the monitoring must be reachable,
 every gate must carry its evidence, and nothing the run started may outlive it.
 
 Slow: about two to three minutes, most of it the top-up traffic.
@@ -37,7 +38,13 @@ def test_embedded_phase2_gates_decide_pass_from_a_real_prometheus(tmp_path: Path
     assert verdict["target"]["embedded"] is True
     # The cpu gate needs 5 minutes and the slope gates an hour: a run of minutes cannot be GO.
     assert (verdict["decision"], code) in (("INCONCLUSIVE", 6), ("NO_GO", 1)), output[-3000:]
-    for gate_id in ("gate.error-rate", "gate.latency-p95"):
+    # The top-up is the phase's own mix, keep_source merges included: 0.74.0 answers those
+    # 500, so the error-rate gate judges a synthetic mix that fails, and says so.
+    errors = checks["gate.error-rate"]
+    assert errors["outcome"] == "fail", errors["reason"]
+    assert errors["reason"].startswith("synthetic mix"), errors["reason"]
+    assert "merge-items" in gate_evidence(errors)["mix"]["shares"]
+    for gate_id in ("gate.latency-p95",):
         assert checks[gate_id]["outcome"] == "pass", (gate_id, checks[gate_id]["reason"])
         evidence = gate_evidence(checks[gate_id])
         # Decided by the bound, on enough requests: the top-up did its job.

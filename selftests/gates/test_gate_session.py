@@ -210,7 +210,7 @@ def plan(tmp_path: Path, prometheus_url: str | None, *, writes_allowed: bool) ->
 def test_without_prometheus_nothing_is_evaluated(tmp_path: Path) -> None:
     messages: list[str] = []
     out = evaluate_gates(plan(tmp_path, None, writes_allowed=True), messages.append)
-    assert out == {"gates": {}, "triangulation": None, "traffic": None}
+    assert out == {"gates": {}, "triangulation": None, "blind_spots": None, "traffic": None}
     assert messages == []
 
 

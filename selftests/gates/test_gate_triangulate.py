@@ -47,6 +47,8 @@ def test_server_counting_exactly_what_the_client_sent_passes() -> None:
         "server_requests_non_429": 300,
         "server_5xx": 2,
         "server_429": 0,
+        "client_transport_failures": 0,
+        "client_failures": 2,
         "window": [T0, T1],
     }
 
@@ -117,7 +119,20 @@ def test_429s_do_not_hide_a_shortfall() -> None:
 def test_nothing_sent_decides_nothing(requests: int, rate_limited: int) -> None:
     result = judge(requests, 0, rate_limited, counts(10), counts(10 + requests, at=T1))
     assert result.outcome is Outcome.INCONCLUSIVE
-    assert result.reason == "the client sent nothing to compare"
+    assert result.reason == "the client got no answer to compare"
+
+
+def test_requests_that_got_no_answer_are_failures_the_server_cannot_count() -> None:
+    # 300 answered as counted, and 12 timeouts or resets: the counter comparison holds, the
+    # facts and the reason carry them (the error gates and gate.blind-spots count them).
+    result = judge(300, 2, 0, counts(0, 0), counts(300, 2, at=T1), client_transport=12)
+    assert result.outcome is Outcome.PASS, result.reason
+    assert result.facts["client_transport_failures"] == 12
+    assert result.facts["client_failures"] == 14
+    assert "12 requests got no answer" in result.reason
+    hung = judge(0, 0, 0, counts(0), counts(0, at=T1), client_transport=40)
+    assert hung.outcome is Outcome.INCONCLUSIVE
+    assert "40 requests got no answer" in hung.reason
 
 
 @pytest.mark.parametrize(

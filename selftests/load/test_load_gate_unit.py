@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,9 @@ def entry(name: str, times: dict[int, int], failures: int = 0, method: str = "GE
     return EntryStats(method, name, histogram.count, failures, histogram, 0.0, 60.0)
 
 
-def healthy(per_group: int = 200, ms: int = 40) -> list[EntryStats]:
+def healthy(per_group: int = 750, ms: int = 40) -> list[EntryStats]:
+    """A fast target without failures, large enough (3,000 requests) that the failure share's
+    upper bound can fall under the plan's 0.1% (2,995 clean requests are the least that do)."""
     return [entry(f"{group} op", {ms: per_group}) for group in GROUPS]
 
 
@@ -37,7 +40,7 @@ def outcomes(result) -> dict[str, Outcome]:
 def test_fast_target_with_enough_requests_passes():
     result = evaluate(stats_of(healthy()))
     assert result.outcome is Outcome.PASS, result.message()
-    assert result.overall["requests"] == 800
+    assert result.overall["requests"] == 3000
     assert result.overall["p95_ms"] == 40
     assert "p95 40 ms overall" in result.reason
     assert all(o is Outcome.PASS for o in outcomes(result).values())
@@ -120,7 +123,7 @@ def test_429s_are_their_own_outcome():
     assert outcomes(result)["rate-limit overall"] is Outcome.INCONCLUSIVE
     assert outcomes(result)["failures all requests"] is Outcome.PASS  # not failures
     assert result.overall["rate_limited"] == 100
-    assert result.overall["requests"] == 800  # nor answered requests
+    assert result.overall["requests"] == 3000  # nor answered requests
     assert result.groups["memory.read"]["p50_ms"] == 40  # nor latency samples
     few = [*healthy(), entry("packs preview", {2: 3}, failures=3, method="429")]
     tolerated = evaluate(stats_of(few))
@@ -136,13 +139,13 @@ def test_setup_and_cleanup_are_counted_but_not_latency_gated():
     ]
     result = evaluate(stats_of(entries))
     assert result.outcome is Outcome.PASS
-    assert result.overall["all_requests"] == 940
+    assert result.overall["all_requests"] == 3140
     broken = [*healthy(), entry("setup create-project", {100: 40}, failures=40, method="POST")]
     assert evaluate(stats_of(broken)).outcome is Outcome.FAIL
 
 
 def test_a_judged_group_without_traffic_cannot_pass():
-    entries = healthy(per_group=300)[:3]  # no packs at all
+    entries = healthy(per_group=1000)[:3]  # no packs at all
     result = evaluate(stats_of(entries))
     assert result.outcome is Outcome.INCONCLUSIVE
     assert outcomes(result)["latency packs"] is Outcome.INCONCLUSIVE
@@ -154,7 +157,7 @@ def test_other_groups_count_in_the_overall_only():
     entries = [*healthy(), entry("service health", {5: 50})]
     result = evaluate(stats_of(entries))
     assert result.outcome is Outcome.PASS
-    assert result.overall["requests"] == 850
+    assert result.overall["requests"] == 3050
     assert "latency service" not in outcomes(result)
 
 
@@ -263,3 +266,69 @@ def test_the_sweep_fails_or_holds_back_a_passing_run():
     unverified = SweepReport(unverified=["pg-x-load-2"])
     with pytest.raises(Inconclusive, match="cleanup could not be verified"):
         conclude(result.conclusion(unverified), Notes())
+
+
+# -- failures against the plan's 0.1%, every failure counted ------------------------------------
+
+
+def spread(total: int, failures: int) -> list[EntryStats]:
+    """`total` fast requests over the four groups, `failures` of them failed."""
+    per_group, extra = divmod(failures, len(GROUPS))
+    return [
+        entry(f"{group} op", {40: total // len(GROUPS)}, failures=per_group + (i < extra))
+        for i, group in enumerate(GROUPS)
+    ]
+
+
+def failures_judgement(result):
+    return next(j for j in result.judgements if j.check == "failures")
+
+
+def test_half_a_percent_failures_fail_the_plans_tenth_of_a_percent():
+    result = evaluate(stats_of(spread(5000, 25)))
+    judged = failures_judgement(result)
+    assert result.outcome is Outcome.FAIL and judged.outcome is Outcome.FAIL
+    assert judged.threshold == 0.001
+    assert judged.bound == pytest.approx(lower_bound(25, 5000))  # gates.stats' own bound
+    assert judged.bound > 0.001
+
+
+def test_no_failure_in_5000_requests_passes():
+    judged = failures_judgement(evaluate(stats_of(spread(5000, 0))))
+    assert judged.outcome is Outcome.PASS
+    assert judged.bound == pytest.approx(upper_bound(0, 5000)) and judged.bound < 0.001
+
+
+def test_no_failure_in_500_requests_cannot_tell_and_says_how_many_more():
+    result = evaluate(stats_of(spread(500, 0)))
+    judged = failures_judgement(result)
+    assert result.outcome is Outcome.INCONCLUSIVE and judged.outcome is Outcome.INCONCLUSIVE
+    assert judged.more_requests == more_requests_to_decide(0, 0, 500, 0.001)
+    assert 500 + judged.more_requests >= 2995  # the rule of three at 0.1%
+    assert "more requests" in judged.reason
+
+
+def test_requests_without_an_answer_are_failures_in_locusts_rows(tmp_path):
+    """Locust records a timeout, a refused or a reset connection as a failed request of its row
+    (status 0, the driver marks it "no answer"): the stats keep it and the gate counts it,
+    though no server metric ever sees it."""
+    rows = [
+        {
+            "method": "GET",
+            "name": f"{group} op",
+            "num_requests": 1500,
+            "num_failures": 6 if group == "packs" else 0,  # the packs' timeouts
+            "response_times": {"40": 1494, "10000": 6} if group == "packs" else {"40": 1500},
+            "start_time": 0.0,
+            "last_request_timestamp": 120.0,
+        }
+        for group in GROUPS
+    ]
+    path = tmp_path / "stats.json"
+    path.write_text(json.dumps(rows))
+    result = evaluate(parse_json(path))
+    judged = failures_judgement(result)
+    assert (judged.samples, result.overall["all_failures"]) == (6000, 6)
+    # 6 in 6,000 straddles 0.1%: not a PASS, with the count to decide stated.
+    assert judged.outcome is Outcome.INCONCLUSIVE
+    assert result.outcome is not Outcome.PASS

@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from fractions import Fraction
 from pathlib import Path
 
 import httpx
@@ -24,7 +25,7 @@ from phasegate.contract.operations import OPERATIONS as API_OPERATIONS
 from phasegate.load.profiles import JUDGED_GROUPS, UNGATED_GROUPS
 from phasegate.resources import Ledger, Registry
 from phasegate.traffic import mix, operations, threaded, top_up
-from phasegate.traffic.content import TOP_UP_WORDS, TYPES
+from phasegate.traffic.content import TYPES
 from phasegate.traffic.model import (
     Project,
     Request,
@@ -96,33 +97,62 @@ def test_the_production_readers_have_no_phase2_traffic() -> None:
 def test_every_operation_has_a_builder_and_a_gated_group() -> None:
     assert set(operations.BUILDERS) == set(mix.OPERATIONS)
     used = {task.operation for user in mix.USER_PROFILES for task in user.mix}
-    used |= {turn.operation for turn in mix.GATE_TOP_UP}
     assert used == set(mix.OPERATIONS)
     assert {op.group for op in mix.OPERATIONS.values()} == set(GROUPS)
 
 
-def original_top_up_pick(step: int, has_item: bool) -> str:
-    """The top-up's rotation as traffic.py wrote it before the mix became data."""
-    calls = ["list-items", "count-items", "search-items"]
-    if has_item:
-        calls.append("get-item")
-        if step % 4 == 0:
-            calls.append("update-item")
-    if step % 6 == 0:
-        calls.append("pack-preview")
-    return calls[step % len(calls)]
+def expected_phase2_share(operation: str) -> Fraction:
+    """By hand: 3 internal-team users to 2 agents, each operation by its task weight."""
+    team = dict(PINNED["InternalTeamUser"][2])
+    agents = dict(PINNED["AgentPackUser"][2])
+    return Fraction(3, 5) * Fraction(team.get(operation, 0), sum(team.values())) + Fraction(
+        2, 5
+    ) * Fraction(agents.get(operation, 0), sum(agents.values()))
 
 
-@pytest.mark.parametrize("has_item", [True, False])
-def test_the_top_up_rotation_is_the_one_it_always_was(has_item: bool) -> None:
-    for step in range(1, 5000):
-        assert mix.top_up_operation(step, has_item) == original_top_up_pick(step, has_item)
+def test_the_top_up_sends_the_phase2_load_profiles_mix_exactly() -> None:
+    top = top_up.mix_for_phase("phase2")
+    assert (top.profile, top.users) == ("internal", (("InternalTeamUser", 3), ("AgentPackUser", 2)))
+    total = sum(top.weights.values())
+    phase2_operations = set(PINNED["InternalTeamUser"][2]) | set(PINNED["AgentPackUser"][2])
+    assert set(top.weights) == phase2_operations  # writes, lifecycle, merge, modules, packs
+    for operation, weight in top.weights.items():
+        assert Fraction(weight, total) == expected_phase2_share(operation), operation
+    assert len(top.order) == total
+    assert Counter(top.order) == Counter(top.weights)
+    # The stated shares are the rotation's and add up to one.
+    assert sum(top.shares().values()) == pytest.approx(1.0, abs=1e-3)
+    assert "merge-items" in top.describe() and "internal" in top.describe()
 
 
-def test_the_top_up_is_read_mostly() -> None:
-    shares = Counter(mix.top_up_operation(step, True) for step in range(1, 1201))
-    assert set(shares) == {turn.operation for turn in mix.GATE_TOP_UP}
-    assert shares["update-item"] + shares["pack-preview"] < 0.2 * 1200
+@pytest.mark.parametrize("phase", ["phase2", "phase4"])
+def test_the_rotation_interleaves_every_stretch_near_its_shares(phase: str) -> None:
+    top = top_up.mix_for_phase(phase)
+    total = sum(top.weights.values())
+    for length in (50, 200, 1000):
+        seen = Counter(top.operation(step) for step in range(1, length + 1))
+        for operation, weight in top.weights.items():
+            assert abs(seen[operation] - length * weight / total) < 2, (length, operation)
+
+
+def test_phase1_has_no_load_profile_and_tops_up_with_the_production_mix() -> None:
+    assert top_up.mix_for_phase("phase1").weights == top_up.mix_for_phase("phase4").weights
+    assert top_up.mix_for_phase("phase1").profile == "production"
+    assert "health" in top_up.mix_for_phase("phase4").weights
+
+
+def test_operation_weights_refuse_a_phase_without_traffic() -> None:
+    with pytest.raises(ValueError, match="no user profile"):
+        mix.operation_weights((mix.PRODUCTION_READER,), "phase2")
+
+
+def test_merges_use_every_strategy_the_failing_keep_source_included() -> None:
+    assert set(operations.STRATEGIES) == {"keep_target", "keep_source", "combine"}
+    data = user(5, items=8)
+    for project in data.projects:
+        project.items = dict.fromkeys(project.items, "active")
+    strategies = {operations.build("merge-items", data).body["strategy"] for _ in range(60)}
+    assert strategies == set(operations.STRATEGIES)
 
 
 # -- every operation builds a request SkillMeat serves ----------------------------------------
@@ -309,35 +339,42 @@ def test_a_new_project_is_adopted_only_when_created() -> None:
 # -- the top-up's requests --------------------------------------------------------------------
 
 
-def test_top_up_requests_follow_the_rotation_and_vary_by_step() -> None:
-    project = Project("cHg=", "pg-unit-traffic-1", {"i1": "active", "i2": "candidate"})
-    seen: Counter[tuple[str, str, str]] = Counter()
+def test_top_up_requests_follow_the_rotation_as_the_model_builds_them() -> None:
+    top = top_up.mix_for_phase("phase2")
+    data = top_up.user("pg-unit-1700000000", 1, "pg-unit")
+    project = Project("cHg=", "pg-unit-traffic-1")
+    data.projects.append(project)
+    for seed in top_up.seed_items(data, project):
+        assert_valid(seed)
+        seed.after({"id": f"s{len(project.items)}", "status": seed.body["status"]})
+    groups: Counter[str] = Counter()
     for step in range(1, 601):
-        request = top_up.request(step, project)
+        request = top_up.request(step, top, data)
+        assert request is not None
         assert_valid(request)
-        operation = mix.top_up_operation(step, True)
-        assert mix.OPERATIONS[operation].group == request.group
-        if request.action != "get":  # the worker's few items are read again and again
-            seen[request.method, request.path, json.dumps([request.params, request.body])] += 1
-    # Lists, counts, searches, edits and packs hardly repeat: one client, no burst limiter trips.
-    assert max(seen.values()) <= 6
-    itemless = {top_up.request(step, Project("cHg=", "x")).action for step in range(1, 100)}
-    assert itemless <= {"list", "count", "search", "preview"}
+        groups[request.group] += 1
+        follow = request.after(
+            {"id": f"new-{step}", "status": "active", "item": {"id": f"m{step}"}}
+        )
+        if follow is not None:
+            assert_valid(follow)
+    assert set(groups) == {"memory.read", "memory.write", "modules", "packs"}
 
 
-def test_top_up_seed_items_are_the_eight_varied_memories() -> None:
+def test_top_up_seed_items_are_eight_memories_of_the_model() -> None:
+    data = top_up.user("pg-unit-1700000000", 2, "pg-unit")
+    assert data.rng.random() == top_up.user("pg-unit-1700000000", 2, "pg-unit").rng.random()
     project = Project("cHg=", top_up.project_name("pg-unit-1700000000", 2))
     assert project.name == "pg-unit-1700000000-traffic-2"
-    seeds = top_up.seed_items(project, 2)
-    assert len(seeds) == mix.TOP_UP_SEED_ITEMS == 8
-    for n, seed in enumerate(seeds):
+    seeds = top_up.seed_items(data, project)
+    assert len(seeds) == top_up.SEED_ITEMS == 8
+    for seed in seeds:
         assert_valid(seed)
-        assert seed.body["type"] == TYPES[n % 5]
-        assert seed.body["content"] == f"{project.name} {TOP_UP_WORDS[(14 + n) % 33]} note {n}"
-        assert seed.body["status"] == ("active" if n % 3 else "candidate")
-    seeds[0].after({"id": "s0"})
+        assert seed.name == "setup seed-item"
+    assert len({seed.body["content"] for seed in seeds}) == 8
+    seeds[0].after({"id": "s0", "status": "active"})
     seeds[1].after(None)
-    assert project.items == {"s0": "candidate"}
+    assert project.items == {"s0": "active"}
 
 
 # -- the rules every driver follows -----------------------------------------------------------
@@ -394,18 +431,23 @@ class FakeTarget:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request)
+        path = request.url.path
         creates = [r for r in self.seen if r.method == "POST" and r.url.path == "/api/v1/projects"]
-        if request.method == "POST" and request.url.path == "/api/v1/projects":
+        if request.method == "POST" and path == "/api/v1/projects":
             if len(creates) == 1:
                 return httpx.Response(429, headers={"Retry-After": "3"}, json={})
             return httpx.Response(201, json={"id": "cHJvag=="})
-        if request.method == "POST" and request.url.path == "/api/v1/memory-items":
+        if request.method == "POST" and path in ("/api/v1/memory-items", "/api/v1/context-modules"):
             self.ids += 1
-            return httpx.Response(201, json={"id": f"item-{self.ids}"})
+            return httpx.Response(201, json={"id": f"new-{self.ids}", "status": "active"})
+        if request.method == "POST" and path == "/api/v1/memory-items/merge":
+            return httpx.Response(500, json={"detail": "UNIQUE constraint failed"})
+        if request.method == "DELETE":
+            return httpx.Response(204)
         return httpx.Response(200, json={})
 
 
-def test_the_threaded_worker_seeds_registers_and_rotates(
+def test_the_threaded_worker_is_a_paced_user_of_the_phase_mix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pauses: list[float] = []
@@ -418,28 +460,43 @@ def test_the_threaded_worker_seeds_registers_and_rotates(
         transport=httpx.MockTransport(target),
     )
     registry = Registry(api, Ledger(tmp_path, "pg-unit", "main"))
-    worker = threaded._Worker(1, api, registry, "pg-unit-1700000000")
-    worker.setup("/srv/projects", tally)
+    top = top_up.mix_for_phase("phase2")
+    worker = threaded._Worker(1, api, registry, "pg-unit-1700000000", top, tally)
+    worker.setup("/srv/projects")
     assert pauses[0] == 3.0  # the limiter's Retry-After, then one retry
     create = json.loads(target.seen[1].content)
     assert create == {"name": "pg-unit-1700000000-traffic-1",
                       "path": "/srv/projects/pg-unit-1700000000-traffic-1"}  # fmt: skip
-    assert [r.kind for r in registry] == ["project"] + ["item"] * 8
-    assert list(worker.project.items) == [f"item-{n}" for n in range(1, 9)]
-    sent_before = len(target.seen)
-    for _ in range(60):
+    assert [r.kind for r in registry] == ["project"]
+    assert worker.project is not None and len(worker.project.items) == 8
+    for _ in range(top_up.mix_for_phase("phase2").order.__len__() * 2):
         worker.one()
-    sent = target.seen[sent_before:]
-    expected = [top_up.request(step, worker.project) for step in range(1, 61)]
-    assert [(r.method, r.url.path) for r in sent] == [
-        (e.method, f"/api/v1{e.path}") for e in expected
-    ]
-    assert [dict(r.url.params) for r in sent] == [
-        {k: str(v) for k, v in (e.params or {}).items()} for e in expected
-    ]
+    # Exactly the rotation's operations, every one of the phase's, each its share.
+    assert tally.by_operation == Counter(top.operation(n) for n in range(1, 2 * len(top.order) + 1))
+    # One client address per simulated user, on every request after the project create.
+    addresses = {r.headers.get("X-Forwarded-For") for r in target.seen[1:]}
+    assert len(addresses) == 1 and None not in addresses
+    assert {r.method for r in target.seen} == {"GET", "POST", "PUT", "DELETE"}
+    # The merges' 500s are counted as what they are: 5xx failures, never dropped.
+    assert tally.by_class["5xx"] == tally.server_errors == tally.failures > 0
     assert tally.requests == len(target.seen) and tally.rate_limited == 1
-    assert {r.method for r in sent} == {"GET", "PUT", "POST"}  # reads, edits, pack previews
+    worker.cleanup()
+    deletes = [r for r in target.seen if r.method == "DELETE"]
+    assert deletes and not any("/projects/" in r.url.path for r in deletes)  # the registry's
     api.close()
+
+
+def test_the_tally_counts_an_unanswered_request_as_a_failed_request() -> None:
+    tally = threaded.Tally()
+    for status in (200, 201, 404, 429, 500, None, None):
+        tally.add(status, 0.01)
+    tally.add(None, 10.0)  # a timeout
+    assert tally.requests == 8 and tally.answered == 5
+    assert tally.transport_errors == 3 and tally.server_errors == 1 and tally.failures == 4
+    assert tally.slow == 1
+    assert tally.to_dict()["by_class"] == {"2xx": 2, "4xx": 1, "429": 1, "5xx": 1, "transport": 3}
+    assert set(tally.to_dict()["by_class"]) == set(threaded.CLASSES)
+    assert threaded.answer_class(302) == "3xx"
 
 
 def test_the_model_is_what_the_locust_driver_imports() -> None:

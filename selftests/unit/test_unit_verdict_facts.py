@@ -17,11 +17,14 @@ import pytest
 
 from phasegate.contract.fuzz import CaseFailure, FuzzReport
 from phasegate.contract.tally import ContractTraffic, annotate
+from phasegate.gates import blind_spots
+from phasegate.gates.client_side import ClientCounts, count_client_failures
 from phasegate.gates.evaluate import Counts, Observation, Window, evaluate
 from phasegate.gates.session import entry_conclusion
 from phasegate.gates.spec import load_catalog
 from phasegate.gates.triangulate import ServerCounts, judge
 from phasegate.outcomes import Kind, Outcome
+from phasegate.traffic import top_up
 from phasegate.verdict import load_schema, validate
 from support.results import check, verdict
 
@@ -35,7 +38,9 @@ def gate_facts() -> dict[str, Any]:
     obs = Observation(query="q", window=WINDOW, counts=Counts(9, 3000, WINDOW.start, WINDOW.end))
     result = evaluate(CATALOG.get("error-rate"), obs)
     entry = {"outcome": result.outcome.value, "evidence": result.to_dict()}
-    return annotate(entry, ContractTraffic(120, 7, {"contract.post-memory-items": 7}))["evidence"]
+    entry = annotate(entry, ContractTraffic(120, 7, {"contract.post-memory-items": 7}))
+    mix = top_up.mix_for_phase("phase2").to_dict()
+    return count_client_failures(entry, ClientCounts(3000, 12, 3), mix)["evidence"]
 
 
 def unmeasured_gate_facts() -> dict[str, Any]:
@@ -49,7 +54,16 @@ def blind_spot_facts() -> dict[str, Any]:
     before = ServerCounts(1000.0, 2.0, 0.0, T0)
     after = ServerCounts(1450.0, 2.0, 3.0, T0 + 60)
     client = {"requests": 453, "server_errors": 0, "rate_limited": 3}
-    return {**judge(453, 0, 3, before, after).facts, "client": client}
+    return {**judge(453, 0, 3, before, after, 2).facts, "client": client}
+
+
+def per_class_facts() -> dict[str, Any]:
+    """gate.blind-spots: per answer class, what each metric the plan relies on counted."""
+    views = blind_spots.plan_views("", CATALOG.for_phase("phase2"))
+    client = {"2xx": 400, "4xx": 30, "429": 3, "5xx": 20, "transport": 2}
+    before = dict.fromkeys(blind_spots.CLASS_QUERIES, 0.0)
+    after = {"2xx": 400.0, "4xx": 30.0, "429": 3.0, "5xx": 20.0, "errors": 0.0, "histogram": 453.0}
+    return dict(blind_spots.compare(client, before, after, views).facts)
 
 
 def contract_report() -> FuzzReport:
@@ -106,6 +120,7 @@ def real_document() -> dict[str, Any]:
         (Kind.GATE, {**gate_check_facts(blind_spot_facts(), "pass"), "traffic": []}),
         (Kind.GATE, gate_check_facts({}, "inconclusive")),
         (Kind.CONTRACT, dict(contract_report().conclusion().facts)),
+        (Kind.GATE, gate_check_facts(per_class_facts(), "fail")),
     )
 
 
@@ -124,6 +139,7 @@ def test_every_field_the_code_writes_is_typed_in_the_schema() -> None:
     """A field added to a result without a schema entry would be an unwritten contract again."""
     defs = load_schema()["$defs"]
     written_gate = set(gate_facts()) | set(unmeasured_gate_facts()) | set(blind_spot_facts())
+    written_gate |= set(per_class_facts())
     assert written_gate <= set(defs["gate_facts"]["properties"])
     report = contract_facts()
     assert set(report) <= set(defs["contract_facts"]["properties"])

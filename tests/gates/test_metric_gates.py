@@ -107,6 +107,28 @@ def test_client_and_server_counts_agree(gate_evaluation, evidence, monitoring):
     evidence.note("traffic", results.get("traffic"))
 
 
+@pytest.mark.check("gate.blind-spots", kind="gate", blocking=False)
+@pytest.mark.phase1
+@pytest.mark.phase2
+@pytest.mark.phase3
+@pytest.mark.phase4
+def test_no_answer_class_escapes_the_plans_metrics(gate_evaluation, evidence):
+    """Every class of answer the suite met (2xx, 4xx, 429, 5xx) is counted by each metric the
+    plan relies on (request counter, the plan's error rate, the alert rules, the gates).
+
+    Warning: a class a metric misses is a monitoring blind spot (the plan's dashboards and
+    alerts cannot see it), not a failure of the service; transport failures (timeouts, refused
+    or reset connections) are invisible to every server metric and reported as such.
+    """
+    results, state = gate_evaluation
+    if not state.prometheus_url:
+        raise Inconclusive("no Prometheus to compare with")
+    entry = results.get("blind_spots")
+    if entry is None:
+        raise Inconclusive("no traffic of the suite's own to compare (--writes=deny)")
+    conclude(entry_conclusion(entry), evidence)
+
+
 @pytest.mark.check("monitoring.reachable", kind="gate")
 @pytest.mark.phase1
 @pytest.mark.phase2

@@ -18,6 +18,8 @@ Every simulated user behaves like one person or agent behind a proxy:
   to call, and a client never sends the same method+path+query more than
   `model.SAME_KEY_BUDGET` times in 10 s (it paces itself, as a well-behaved client would);
 - request names are `"<group> <operation>"`; the group is what the gate judges p95 by.
+- a request that gets no answer (timeout after PHASEGATE_REQUEST_TIMEOUT seconds, default 10,
+  refused or reset connection) is a failed request in its own row, counted by the load gate;
 - a 429 is recorded under the request type "429" (a row of its own, marked failed so locust
   never counts it as a success) and the user honours Retry-After (`model.retry_after_s`)
   before its next request.
@@ -25,6 +27,7 @@ Every simulated user behaves like one person or agent behind a proxy:
 Environment: PHASEGATE_RUN_ID (name prefix; default `pg-load-<time>-<random>`),
 PHASEGATE_LOAD_LEDGER (ledger path; unset: none), SKILLMEAT_API_VERSION (default v1),
 PHASEGATE_PROJECTS_ROOT (server-side folder for project paths; default /tmp/phasegate-projects),
+PHASEGATE_REQUEST_TIMEOUT (seconds before a request without an answer fails; default 10),
 SKILLMEAT_API_KEY / SKILLMEAT_API_TOKEN (sent as X-API-Key / Bearer when set).
 """
 
@@ -61,6 +64,10 @@ RUN_ID = os.environ.get("PHASEGATE_RUN_ID") or (
 )
 PROJECTS_ROOT = os.environ.get("PHASEGATE_PROJECTS_ROOT", "/tmp/phasegate-projects")
 LEDGER = os.environ.get("PHASEGATE_LOAD_LEDGER") or None
+# A request that gets no answer in this time fails (status 0 in locust's row), as a refused or
+# reset connection does: a target that hangs fails the load gate instead of leaving requests in
+# flight that locust would never record.
+REQUEST_TIMEOUT_S = float(os.environ.get("PHASEGATE_REQUEST_TIMEOUT") or 10)
 
 
 @events.test_start.add_listener
@@ -181,7 +188,11 @@ class SkillMeatUser(HttpUser):
             json=request.body,
             name=request.name,
             catch_response=True,
+            timeout=REQUEST_TIMEOUT_S,
         ) as response:
+            if response.status_code == 0:  # timeout, refused or reset: a failed request
+                response.failure(f"no answer: {type(response.error).__name__}")
+                return None
             if response.status_code == 429:
                 response.request_meta["request_type"] = "429"
                 retry = response.headers.get("Retry-After", "10")

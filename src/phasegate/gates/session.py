@@ -16,13 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from phasegate.client import ClientConfig
+from phasegate.gates import blind_spots
+from phasegate.gates.client_side import ClientCounts, count_client_failures
 from phasegate.gates.run import run_gates
+from phasegate.gates.spec import load as load_catalog
 from phasegate.gates.triangulate import Counter, PrometheusUnavailable, judge
 from phasegate.outcomes import Conclusion, Outcome
 from phasegate.pacing import Pacer
 from phasegate.progress import Progress
 from phasegate.resources import Ledger
+from phasegate.stack.monitoring import packaged_rules
 from phasegate.traffic.threaded import Tally, send
+from phasegate.traffic.top_up import mix_for_phase
 
 ERROR_GATE = "error-rate"
 RULE_OF_THREE = 2995  # requests with no error before a 0.1% upper bound can clear
@@ -70,7 +75,12 @@ def _more_needed(plan: GatePlan) -> int:
 
 def evaluate_gates(plan: GatePlan, progress: Progress) -> dict[str, Any]:
     """Everything the gate checks need, as JSON-safe data."""
-    out: dict[str, Any] = {"gates": {}, "triangulation": None, "traffic": None}
+    out: dict[str, Any] = {
+        "gates": {},
+        "triangulation": None,
+        "blind_spots": None,
+        "traffic": None,
+    }
     if not plan.prometheus_url:
         return out
     triangulation: dict[str, Any] | None = None
@@ -90,6 +100,12 @@ def evaluate_gates(plan: GatePlan, progress: Progress) -> dict[str, Any]:
             "reason": result.reason,
             "evidence": result.to_dict(),
         }
+    if out["traffic"] and ERROR_GATE in out["gates"]:
+        # The suite's own failures count, those no server metric sees included; on the
+        # embedded stack the window is the suite's synthetic mix, and the reason says so.
+        mix = mix_for_phase(plan.phase).to_dict() if plan.top_up else None
+        client = ClientCounts.from_tallies(out["traffic"])
+        out["gates"][ERROR_GATE] = count_client_failures(out["gates"][ERROR_GATE], client, mix)
     return out
 
 
@@ -100,8 +116,13 @@ def _traffic_and_triangulation(
     counter = Counter(plan.prometheus_url)
     deadline = time.monotonic() + plan.max_seconds
     budget = plan.max_requests
+    views = blind_spots.plan_views(
+        packaged_rules(), load_catalog(plan.overrides).for_phase(plan.phase)
+    )
     try:
-        before = counter.read(counter.last_scrape())
+        scraped = counter.last_scrape()
+        before = counter.read(scraped)
+        classes_before = counter.read_queries(blind_spots.CLASS_QUERIES, scraped)
         wanted = plan.triangulation_requests
         if plan.top_up:
             needed = _more_needed(plan)
@@ -113,7 +134,9 @@ def _traffic_and_triangulation(
         tally = _burst(plan, wanted, deadline, progress)
         budget -= tally.requests
         out["traffic"] = [tally.to_dict()]
-        after = counter.read(counter.scrape_after(tally.finished + 0.1))
+        scraped = counter.scrape_after(tally.finished + 0.1)
+        after = counter.read(scraped)
+        classes_after = counter.read_queries(blind_spots.CLASS_QUERIES, scraped)
         # More rounds only when errors in the window moved the goal (each error needs ~1,700).
         while plan.top_up and budget > 0 and time.monotonic() < deadline:
             needed = _more_needed(plan)
@@ -124,10 +147,25 @@ def _traffic_and_triangulation(
             out["traffic"].append(extra.to_dict())
             counter.scrape_after(extra.finished + 0.1)
     except PrometheusUnavailable as exc:
-        return {"outcome": "inconclusive", "reason": f"Prometheus: {exc}", "facts": {}}
+        unavailable = {"outcome": "inconclusive", "reason": f"Prometheus: {exc}", "facts": {}}
+        out["blind_spots"] = unavailable
+        return unavailable
     finally:
         counter.close()
-    judgement = judge(tally.requests, tally.server_errors, tally.rate_limited, before, after)
+    judgement = judge(
+        tally.answered,
+        tally.server_errors,
+        tally.rate_limited,
+        before,
+        after,
+        tally.transport_errors,
+    )
+    spots = blind_spots.compare(dict(tally.by_class), classes_before, classes_after, views)
+    out["blind_spots"] = {
+        "outcome": spots.outcome.value,
+        "reason": spots.reason,
+        "facts": spots.facts,
+    }
     return {
         "outcome": judgement.outcome.value,
         "reason": judgement.reason,
@@ -154,13 +192,15 @@ def _burst(plan: GatePlan, requests: int, deadline: float, progress: Progress) -
         requests=requests,
         max_seconds=max(1.0, deadline - started),
         projects_root=plan.projects_root,
+        mix=mix_for_phase(plan.phase),
         progress=progress,
         # The same pacing file as the smoke checks' project creation, shared across workers.
         pacer=Pacer(plan.ledger.path.parent / f"pace-{plan.client.run_id}.txt"),
     )
     progress(
         f"gate traffic: {tally.requests} requests in {time.monotonic() - started:.0f} s "
-        f"({tally.server_errors} 5xx, {tally.rate_limited} 429)"
+        f"({tally.server_errors} 5xx, {tally.transport_errors} without an answer, "
+        f"{tally.rate_limited} 429)"
     )
     return tally
 

@@ -10,6 +10,7 @@ server's side, never subtract), and the same holds for 5xx answers.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,8 +45,14 @@ def judge(
     client_rate_limited: int,
     before: ServerCounts,
     after: ServerCounts,
+    client_transport: int = 0,
 ) -> Conclusion:
-    """Compare what the client sent between two scrapes with what the server counted."""
+    """Compare what the client sent between two scrapes with what the server counted.
+
+    `client_requests` are the answered ones; `client_transport` the requests that got no answer
+    (timeout, refused, reset). Those are failures the server cannot count: they are in the
+    facts and the reason here, and counted by the error gates and by `gate.blind-spots`.
+    """
     served = client_requests - client_rate_limited
     server_requests = after.requests - before.requests
     server_errors = after.errors - before.errors
@@ -56,10 +63,20 @@ def judge(
         "server_requests_non_429": server_requests,
         "server_5xx": server_errors,
         "server_429": after.rate_limited - before.rate_limited,
+        "client_transport_failures": client_transport,
+        "client_failures": client_errors + client_transport,
         "window": [before.at, after.at],
     }
+    unseen = (
+        f"; and {client_transport} requests got no answer (timeout, refused or reset): "
+        "failures no server metric can count"
+        if client_transport
+        else ""
+    )
     if served <= 0:
-        return Conclusion(Outcome.INCONCLUSIVE, "the client sent nothing to compare", facts)
+        return Conclusion(
+            Outcome.INCONCLUSIVE, f"the client got no answer to compare{unseen}", facts
+        )
     if server_requests < 0 or server_errors < 0:
         return Conclusion(
             Outcome.INCONCLUSIVE, "a counter went backwards (server restart?) in the window", facts
@@ -69,20 +86,20 @@ def judge(
         return Conclusion(
             Outcome.FAIL,
             f"monitoring blind spot: the client got {served} answers but the server counted "
-            f"{server_requests:.0f} requests in the same scrape-aligned window",
+            f"{server_requests:.0f} requests in the same scrape-aligned window{unseen}",
             facts,
         )
     if client_errors - server_errors > SLACK:
         return Conclusion(
             Outcome.FAIL,
             f"monitoring blind spot: the client saw {client_errors} 5xx answers but the server "
-            f"counted {server_errors:.0f}",
+            f"counted {server_errors:.0f}{unseen}",
             facts,
         )
     return Conclusion(
         Outcome.PASS,
         f"server counted {server_requests:.0f} requests for the client's {served} "
-        f"and {server_errors:.0f} 5xx for the client's {client_errors}",
+        f"and {server_errors:.0f} 5xx for the client's {client_errors}{unseen}",
         facts,
     )
 
@@ -127,6 +144,10 @@ class Counter:
                 return scraped
             time.sleep(0.2)
         raise PrometheusUnavailable(f"no scrape after {moment:.1f} within {timeout_s:.0f} s")
+
+    def read_queries(self, queries: Mapping[str, str], at: float) -> dict[str, float]:
+        """Each query's sum just after the scrape at `at` (as `read`)."""
+        return {name: self._scalar(query, at + 0.001) for name, query in queries.items()}
 
     def read(self, at: float) -> ServerCounts:
         # Query just after the scrape so the instant vector holds that scrape's samples.

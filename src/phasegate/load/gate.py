@@ -13,8 +13,11 @@ What it judges, each as its own `Judgement`:
   FAIL. PASS when even the pessimistic upper bound is under 5%, FAIL when the optimistic lower
   bound is over it, INCONCLUSIVE in between (with how many more requests would decide). A group
   with fewer than `min_group_requests` requests cannot PASS.
-- **failures**: the share of answered requests that failed, judged the same way against
-  `max_failure_ratio`.
+- **failures**: the share of requests that failed as the client saw them, judged the same way
+  against `max_failure_ratio` (the plan's 0.1%): unexpected statuses, 5xx, and requests that
+  got no answer. Locust records a timeout, a refused or a reset connection as a failed request
+  (status 0) in its row, so they are counted here although no server metric sees them: without
+  Prometheus this is the gate that stops a rollout on them.
 - **rate limit**: 429s are their own outcome: never a pass, never a failure. More than
   `max_rate_limited_ratio` of all requests refused by the limiter means the traffic did not
   measure the service, so the gate cannot decide.
@@ -45,7 +48,7 @@ OVERALL = "overall"
 class LoadGateSpec:
     latency_ms: float = 500.0
     quantile: float = 0.95
-    max_failure_ratio: float = 0.01
+    max_failure_ratio: float = 0.001  # the plan's error rate, as the client saw it
     min_requests: int = 300
     min_group_requests: int = 50
     max_rate_limited_ratio: float = 0.01

@@ -37,14 +37,6 @@ _DETAIL = (
 # Search words of the locust users: every word their memories are made of.
 WORDS = tuple(sorted({w.strip(".,;:").lower() for s in _TECH + _AREA + _REASON for w in s.split()}))
 
-# The gate top-up's words: one per seeded memory, and the search words it rotates through.
-TOP_UP_WORDS = (
-    "cache", "timeout", "schema", "retry", "index", "migration", "token", "budget", "deploy",
-    "rollback", "queue", "worker", "latency", "logging", "secret", "config", "branch", "review",
-    "release", "canary", "metric", "alert", "pack", "module", "decision", "constraint", "gotcha",
-    "style", "learning", "storage", "session", "anchor", "extract",
-)  # fmt: skip
-
 
 def memory_text(rng: random.Random, kind: str, marker: str, length: int) -> str:
     """A memory of `kind`, about `length` characters, ending in `[marker]` (run, user, seq)."""

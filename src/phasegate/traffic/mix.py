@@ -1,22 +1,24 @@
 """The request mix as data: which operations each kind of user sends, and how often.
 
-Four profiles share one catalog of operations:
+Three user profiles, and the gates' top-up made of them, share one catalog of operations:
 
 - three locust users (tests/load): the internal team, agents working with context packs, and
   production readers, each a weighted list of operations with the phases whose traffic they
   belong to (the locust tags, `--tags phase2`);
-- the gates' top-up (`threaded`): a fixed rotation, not a lottery, so that over a few thousand
-  requests from one client address no exact request recurs often enough to trip SkillMeat's
-  burst limiter.
+- the gates' top-up (`threaded`): the same operations in the same shares as the phase's locust
+  users (`operation_weights`), sent as a fixed interleaved rotation (`rotation`), not a lottery,
+  so the mix a gate judges is exactly the mix its evidence states.
 
-What each operation sends is `operations.build` (random users) and `top_up.request` (the
-rotation). The operation's `group` is the first word of its request name: the load gate judges
-p95 per group (`phasegate.load.profiles.JUDGED_GROUPS`).
+What each operation sends is `operations.build`, for both drivers. The operation's `group` is
+the first word of its request name: the load gate judges p95 per group
+(`phasegate.load.profiles.JUDGED_GROUPS`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 
 @dataclass(frozen=True)
@@ -153,29 +155,44 @@ PRODUCTION_READER = UserProfile(
 USER_PROFILES = (INTERNAL_TEAM, AGENT_PACK, PRODUCTION_READER)
 
 
-@dataclass(frozen=True)
-class Turn:
-    """A place in the top-up's rotation: on every `every`-th step, if its item exists."""
+def operation_weights(profiles: tuple[UserProfile, ...], phase: str) -> dict[str, int]:
+    """Each operation's share of a phase's traffic, as integer weights over the users' mixes.
 
-    operation: str
-    every: int = 1
-    needs_item: bool = False
+    Locust starts users in proportion to their class weight, and every profile thinks for about
+    the same time between requests, so an operation's share of the requests is the sum over the
+    user classes of (class weight / all class weights) x (task weight / the class's task
+    weights). The shares are exact fractions; the weights are those fractions over their common
+    denominator, so a rotation of `sum(weights)` steps sends each operation exactly its share.
+    """
+    users = [user for user in profiles if user.tasks_for(phase)]
+    if not users:
+        raise ValueError(f"no user profile has traffic for {phase!r}")
+    all_users = sum(user.weight for user in users)
+    shares: dict[str, Fraction] = {}
+    for user in users:
+        tasks = user.tasks_for(phase)
+        all_tasks = sum(task.weight for task in tasks)
+        for task in tasks:
+            share = Fraction(user.weight, all_users) * Fraction(task.weight, all_tasks)
+            shares[task.operation] = shares.get(task.operation, Fraction(0)) + share
+    denominator = math.lcm(*(share.denominator for share in shares.values()))
+    return {op: int(share * denominator) for op, share in sorted(shares.items())}
 
 
-GATE_TOP_UP = (
-    Turn("list-items"),
-    Turn("count-items"),
-    Turn("search-items"),
-    Turn("get-item", needs_item=True),
-    Turn("update-item", every=4, needs_item=True),
-    Turn("pack-preview", every=6),
-)
-TOP_UP_SEED_ITEMS = 8  # memories per top-up worker's project
+def rotation(weights: dict[str, int]) -> tuple[str, ...]:
+    """One cycle of `sum(weights)` operations, each exactly its weight's times, interleaved.
 
-
-def top_up_operation(step: int, has_item: bool, rotation: tuple[Turn, ...] = GATE_TOP_UP) -> str:
-    """The operation of step `step`: the turns due at this step, taken in rotation."""
-    due = [
-        turn for turn in rotation if step % turn.every == 0 and (has_item or not turn.needs_item)
-    ]
-    return due[step % len(due)].operation
+    Smooth weighted round robin: at every step each operation gains its weight, the richest is
+    sent and pays the total. The same operation never clusters, so no request shape bunches up
+    under the burst limiter, and any stretch of the traffic carries about the mix's shares.
+    """
+    total = sum(weights.values())
+    credit = dict.fromkeys(weights, 0)
+    order: list[str] = []
+    for _ in range(total):
+        for op, weight in weights.items():
+            credit[op] += weight
+        chosen = max(credit, key=lambda op: credit[op])
+        credit[chosen] -= total
+        order.append(chosen)
+    return tuple(order)

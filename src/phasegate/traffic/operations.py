@@ -24,11 +24,11 @@ from phasegate.traffic.model import (
 )
 
 PROMOTABLE = ("candidate", "active")
-# keep_source is left out on purpose: on 0.74.0 it always answers 500 (the target takes the
-# source's content while the deprecated source keeps it: UNIQUE content_hash). The smoke check
-# lifecycle.merge[keep_source] reports that defect; here it would only swamp the failure ratio
-# with a functional bug that has nothing to do with load.
-STRATEGIES = ("keep_target", "combine")
+# Every strategy a user may choose, keep_source included: on 0.74.0 it always answers 500 (the
+# target takes the source's content while the deprecated source keeps it: UNIQUE content_hash).
+# Users would meet that 500 too, so the traffic sends it and the error gates count it; the smoke
+# check lifecycle.merge[keep_source] names the defect.
+STRATEGIES = ("keep_target", "keep_source", "combine")
 SORT_FIELDS = ("created_at", "updated_at", "confidence")
 SEED_STATUSES = ("active", "active", "stable", "candidate")
 

@@ -1,11 +1,16 @@
-"""Bounded, realistic background traffic for the metric gates on the embedded stack.
+"""Bounded background traffic for the metric gates on the embedded stack, counted client-side.
 
-The 0.1% error-rate gate needs about 3,000 requests before it can say PASS (rule of three), far
-more than the smoke checks send. This driver sends the traffic model's top-up mix
-(`mix.GATE_TOP_UP`, requests from `top_up.request`): read-mostly Memory & Context calls
-from a few threads, each over a project of its own, varied so that no identical request repeats
-often enough to trip SkillMeat's burst limiter, and counts what it saw on the client side (429s
-apart) so the gates can be triangulated against the server's own metrics.
+The 0.1% error-rate gate needs thousands of requests before it can say PASS, far more than the
+smoke checks send. This driver sends the phase's top-up mix (`top_up.mix_for_phase`): a few
+threads, each a simulated user of the traffic model with a project of its own and its own
+`X-Forwarded-For` address, pacing every request shape under SkillMeat's burst limiter
+(`model.SameKeyBudget`, as the locust users do), so 429s stay rare.
+
+The client-side `Tally` counts every request it sent, whatever happened to it: an answer by its
+status class (2xx, 4xx, 429, 5xx), and a timeout, a refused or a reset connection as a
+transport failure. A transport failure is a failed request like a 5xx: it stays in `requests`
+and in `failures`, so a target that hangs fails the error gates instead of dropping out of them.
+The server's metrics cannot see it; the gates' comparison of client and server reports it so.
 """
 
 from __future__ import annotations
@@ -22,19 +27,39 @@ from phasegate.client import ClientConfig, SkillMeatClient
 from phasegate.evidence import Exchange
 from phasegate.pacing import Pacer
 from phasegate.progress import Progress
-from phasegate.ratelimit import RateLimitPolicy
+from phasegate.ratelimit import FORWARDED_FOR, RateLimitPolicy
 from phasegate.resources import Ledger, Registry, Resource
 from phasegate.traffic import top_up
-from phasegate.traffic.model import Project, Request, create_project
+from phasegate.traffic.model import (
+    Answer,
+    Project,
+    Request,
+    SameKeyBudget,
+    client_address,
+    create_project,
+    request_key,
+)
 
 SLOW_S = 0.5
+TRANSPORT = "transport"
+CLASSES = ("2xx", "4xx", "429", "5xx", TRANSPORT)  # the answer classes the suite tells apart
+
+
+def answer_class(status: int | None) -> str:
+    """2xx, 4xx (429 apart), 429, 5xx; `transport` when no answer came (timeout, refused,
+    reset); other statuses by their hundred (1xx, 3xx)."""
+    if status is None:
+        return TRANSPORT
+    if status == 429:
+        return "429"
+    return f"{status // 100}xx"
 
 
 @dataclass
 class Tally:
-    """What the client saw: totals, server errors, 429s and slow answers, by status."""
+    """What the client saw: every request sent, by answer class and status, failures included."""
 
-    requests: int = 0
+    requests: int = 0  # every request sent, transport failures included
     server_errors: int = 0
     rate_limited: int = 0
     slow: int = 0
@@ -42,50 +67,86 @@ class Tally:
     started: float = 0.0
     finished: float = 0.0
     by_status: Counter[int] = field(default_factory=Counter)
+    by_class: Counter[str] = field(default_factory=Counter)
+    by_operation: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def answered(self) -> int:
+        """Requests the target answered (any status): what its request counter can see."""
+        return self.requests - self.transport_errors
+
+    @property
+    def failures(self) -> int:
+        """Failed requests: 5xx answers and requests that got no answer at all."""
+        return self.server_errors + self.transport_errors
 
     def add(self, status: int | None, seconds: float) -> None:
         with self._lock:
+            self.requests += 1
+            self.by_class[answer_class(status)] += 1
+            if seconds > SLOW_S:
+                self.slow += 1
             if status is None:
                 self.transport_errors += 1
                 return
-            self.requests += 1
             self.by_status[status] += 1
             if status >= 500:
                 self.server_errors += 1
             if status == 429:
                 self.rate_limited += 1
-            if seconds > SLOW_S:
-                self.slow += 1
 
     def record(self, exchange: Exchange) -> None:
         """Every request the traffic's clients send (setup, traffic, cleanup) is counted once."""
         self.add(exchange.status, exchange.duration_ms / 1000)
 
+    def sent(self, operation: str) -> None:
+        with self._lock:
+            self.by_operation[operation] += 1
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
+            "answered": self.answered,
+            "failures": self.failures,
             "server_errors": self.server_errors,
+            "transport_errors": self.transport_errors,
             "rate_limited": self.rate_limited,
             "slow_over_0.5s": self.slow,
-            "transport_errors": self.transport_errors,
             "seconds": round(self.finished - self.started, 1),
+            "by_class": {name: self.by_class.get(name, 0) for name in CLASSES},
             "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "by_operation": dict(self.by_operation.most_common()),
         }
 
 
 class _Worker:
-    """One top-up worker: a project of its own, seeded with a few memories, then the rotation."""
+    """One top-up worker: a simulated user with a project of its own, then the rotation."""
 
-    def __init__(self, index: int, api: SkillMeatClient, registry: Registry, prefix: str) -> None:
+    def __init__(
+        self,
+        index: int,
+        api: SkillMeatClient,
+        registry: Registry,
+        prefix: str,
+        mix: top_up.TopUpMix,
+        tally: Tally,
+    ) -> None:
         self.index = index
         self.api = api
         self.registry = registry
+        self.mix = mix
+        self.tally = tally
         self.name = top_up.project_name(prefix, index)
-        self.project = Project("", self.name)
+        self.user = top_up.user(prefix, index, api.config.run_id)
+        self.headers = {FORWARDED_FOR: client_address(self.user.rng)}
+        self.pacing = SameKeyBudget()
+        self.project: Project | None = None
         self.step = 0
 
-    def setup(self, projects_root: str, tally: Tally, pacer: Pacer | None = None) -> None:
+    def setup(self, projects_root: str, pacer: Pacer | None = None) -> None:
+        """Create and seed the worker's project; a project that cannot be made is no error
+        here (the failed requests are in the tally): the worker then has nothing to send."""
         create = create_project(self.name, f"{projects_root}/{self.name}")
 
         def attempt() -> httpx.Response:
@@ -99,40 +160,71 @@ class _Worker:
         except httpx.HTTPError:
             response = None
         if response is None or response.status_code != 201:
-            raise RuntimeError(f"traffic: project create answered {_status(response)}")
-        self.project.id = response.json()["id"]
-        self.registry.add(Resource("project", self.project.id, self.name))
-        for seed in top_up.seed_items(self.project, self.index):
-            created = self._send(seed)
-            if created is not None and created.status_code == 201:
-                answer = created.json()
-                seed.after(answer)
-                content = seed.body["content"]
-                self.registry.add(Resource("item", answer["id"], content, self.project.id))
+            return
+        project = self.user.adopt_project(self.name, response.json())
+        if project is None:
+            return
+        self.project = project
+        self.registry.add(Resource("project", project.id, self.name))
+        for seed in top_up.seed_items(self.user, project):
+            self.perform(seed)
             time.sleep(0.05)
 
     def one(self) -> None:
-        """One request; the shapes rotate so each exact request recurs rarely."""
+        """The rotation's next operation (and any follow-up the model asks for)."""
         self.step += 1
-        self._send(top_up.request(self.step, self.project))
+        operation = self.mix.operation(self.step)
+        self.tally.sent(operation)
+        self.perform(top_up.request(self.step, self.mix, self.user))
 
-    def _send(self, request: Request) -> httpx.Response | None:
-        # The client's recorder has counted the request (a 429 and a transport error too); a
-        # 429 is the burst limiter's answer, counted apart: the traffic goes on.
+    def perform(self, request: Request | None) -> None:
+        while request is not None:
+            request = request.after(self._send(request))
+
+    def cleanup(self) -> None:
+        """The user's modules and items (the model's deletes); the registry deletes the project."""
+        for request in self.user.cleanup():
+            if request.action == "delete-project":
+                continue
+            try:
+                self._request(request)
+            except httpx.HTTPError:
+                return  # the target stopped answering: the orphan scan reports what is left
+
+    def _send(self, request: Request) -> Answer:
+        """One paced request; the parsed body when its status was expected, else None.
+
+        The client's recorder has counted it (a 429 and a transport failure too).
+        """
+        key = request_key(request, self.api.api_prefix)
+        pause = self.pacing.wait_s(key, time.monotonic())
+        if pause:
+            time.sleep(pause)
+        self.pacing.sent(key, time.monotonic())
         try:
-            return self._request(request)
+            response = self._request(request)
         except httpx.HTTPError:
             return None
+        if response.status_code not in request.expect:
+            return None
+        if response.status_code == 204 or not response.content:
+            return {}
+        try:
+            answer: Answer = response.json()
+        except ValueError:
+            return {}
+        return answer
 
     def _request(self, request: Request) -> httpx.Response:
         send = self.api.api if request.api else self.api.request
         return send(
-            request.method, request.path, params=request.params, json=request.body, allow_429=True
+            request.method,
+            request.path,
+            params=request.params,
+            json=request.body,
+            headers=self.headers,
+            allow_429=True,
         )
-
-
-def _status(response: httpx.Response | None) -> str:
-    return "no answer" if response is None else str(response.status_code)
 
 
 def send(
@@ -142,27 +234,28 @@ def send(
     requests: int,
     max_seconds: float,
     projects_root: str,
+    mix: top_up.TopUpMix,
     threads: int = 4,
     progress: Progress = print,
     pacer: Pacer | None = None,
 ) -> Tally:
-    """Send about `requests` requests (bounded by `max_seconds`), then delete what was made."""
+    """Send about `requests` requests of `mix` (bounded by `max_seconds`), then delete what
+    was made. Every request counts toward `requests`, failed ones included."""
     tally = Tally(started=time.time())
     deadline = time.monotonic() + max_seconds
     stop = threading.Event()
     clients = [SkillMeatClient(config, recorder=tally.record) for _ in range(threads)]
     registries = [Registry(client, ledger) for client in clients]
-    workers = [
-        _Worker(i, clients[i], registries[i], f"{config.run_id}-{int(tally.started)}")
-        for i in range(threads)
-    ]
+    prefix = f"{config.run_id}-{int(tally.started)}"
+    workers = [_Worker(i, clients[i], registries[i], prefix, mix, tally) for i in range(threads)]
     try:
         for worker in workers:
-            worker.setup(projects_root, tally, pacer)
+            if time.monotonic() < deadline:
+                worker.setup(projects_root, pacer)
 
         def run(worker: _Worker) -> None:
-            while not stop.is_set() and time.monotonic() < deadline:
-                if tally.requests >= requests:
+            while worker.project is not None and not stop.is_set():
+                if tally.requests >= requests or time.monotonic() >= deadline:
                     return
                 worker.one()
 
@@ -174,12 +267,17 @@ def send(
             time.sleep(0.5)
             if time.monotonic() - last >= 10:
                 last = time.monotonic()
-                progress(f"gate traffic: {tally.requests}/{requests} requests sent")
+                progress(
+                    f"gate traffic: {tally.requests}/{requests} requests sent "
+                    f"({tally.failures} failed)"
+                )
     except BaseException:
         stop.set()
         raise
     finally:
         stop.set()
+        for worker in workers:
+            worker.cleanup()
         for registry in registries:
             registry.cleanup()
         # After the cleanup: its deletes are the client's traffic too, on both sides of the
