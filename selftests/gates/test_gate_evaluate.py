@@ -78,26 +78,61 @@ LATENCY = CATALOG.get("latency-p95")
 # -- ratio: the plan's numbers ------------------------------------------------------------------
 
 
-def test_2995_clean_requests_pass_the_error_rate_gate() -> None:
-    result = evaluate(ERROR_RATE, counts_obs(0, 2995))
+DESIGN_N = 3922  # gates.design.fixed_design(0.001): 90% power at 0.3%, alpha 5%
+
+
+def test_the_designs_clean_sample_passes_the_error_rate_gate() -> None:
+    result = evaluate(ERROR_RATE, counts_obs(0, DESIGN_N))
     assert result.outcome is Outcome.PASS
     assert result.bound is not None and result.bound < 0.001
-    assert result.samples == 2995
+    assert result.samples == DESIGN_N
     assert result.more_needed == 0
+    assert "[fixed design n=3,922 (alpha 0.05, beta 0.1 at 3x the threshold)]" in result.reason
 
 
-def test_2994_clean_requests_are_one_short() -> None:
-    result = evaluate(ERROR_RATE, counts_obs(0, 2994))
+def test_the_error_rate_evidence_carries_the_design() -> None:
+    result = evaluate(ERROR_RATE, counts_obs(0, DESIGN_N))
+    design = result.to_dict()["details"]["design"]
+    assert design["design"] == "fixed-sample"
+    assert (design["n"], design["alpha"], design["beta"], design["effect"]) == (
+        DESIGN_N,
+        0.05,
+        0.1,
+        3.0,
+    )
+    assert design["false_go"] <= 0.05 and design["power"] >= 0.9
+    assert design["pass_max_k"] == 0 and design["fail_min_k"] == 8
+    assert "upper bound < threshold" in design["rule"]
+
+
+def test_a_clean_sample_short_of_the_design_does_not_pass() -> None:
+    # 2,995 clean requests clear the bound, but a PASS before the fixed n would let whoever
+    # looks early and often collect a GO: below the design's n there is no PASS.
+    result = evaluate(ERROR_RATE, counts_obs(0, 2995))
     assert result.outcome is Outcome.INCONCLUSIVE
-    assert result.more_needed == 1
-    assert "1 more requests with no error would decide" in result.reason
+    assert result.bound is not None and result.bound < 0.001
+    assert result.more_needed == DESIGN_N - 2995
+    assert "927 more requests, whatever their outcome, complete the design's sample" in (
+        result.reason
+    )
+
+
+def test_errors_do_not_change_how_many_more_the_design_needs() -> None:
+    clean = evaluate(ERROR_RATE, counts_obs(0, 300))
+    errors = evaluate(ERROR_RATE, counts_obs(1, 300))
+    assert clean.outcome is errors.outcome is Outcome.INCONCLUSIVE
+    assert clean.more_needed == errors.more_needed == DESIGN_N - 300
+    assert "3,622 more requests, whatever their outcome" in errors.reason
 
 
 def test_10000_requests_allow_4_errors_but_not_5() -> None:
     assert evaluate(ERROR_RATE, counts_obs(4, 10_000)).outcome is Outcome.PASS
     five = evaluate(ERROR_RATE, counts_obs(5, 10_000))
     assert five.outcome is Outcome.INCONCLUSIVE
-    assert five.more_needed is not None and five.more_needed > 0
+    # A complete, undecided sample names no number of further requests: that would be
+    # optional stopping.
+    assert five.more_needed is None
+    assert "optional stopping" in five.reason
 
 
 def test_error_rate_fails_when_the_lower_bound_breaks_it() -> None:
@@ -108,11 +143,10 @@ def test_error_rate_fails_when_the_lower_bound_breaks_it() -> None:
     assert "lower bound" in result.reason
 
 
-def test_a_few_hundred_requests_say_how_many_more_would_decide() -> None:
-    result = evaluate(ERROR_RATE, counts_obs(0, 300))
-    assert result.outcome is Outcome.INCONCLUSIVE
-    assert result.more_needed == 2695
-    assert "2,695 more requests with no error would decide" in result.reason
+def test_a_proven_failure_fails_before_the_designs_n() -> None:
+    result = evaluate(ERROR_RATE, counts_obs(12, 1000))
+    assert result.outcome is Outcome.FAIL
+    assert result.details["design"]["n"] == DESIGN_N
 
 
 def test_below_min_samples_nothing_is_decided() -> None:
@@ -124,6 +158,7 @@ def test_below_min_samples_nothing_is_decided() -> None:
 def test_latency_gate_judges_the_share_above_half_a_second() -> None:
     assert evaluate(LATENCY, counts_obs(0, 59)).outcome is Outcome.INCONCLUSIVE  # < min_samples
     assert evaluate(LATENCY, counts_obs(0, 100)).outcome is Outcome.PASS
+    assert evaluate(LATENCY, counts_obs(0, 100)).details["design"]["n"] == 77
     assert evaluate(LATENCY, counts_obs(7, 100)).outcome is Outcome.INCONCLUSIVE
     fail = evaluate(LATENCY, counts_obs(30, 200))
     assert fail.outcome is Outcome.FAIL

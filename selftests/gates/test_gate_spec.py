@@ -278,3 +278,21 @@ def test_load_row_overrides_are_validated(tmp_path: Path) -> None:
     ):
         with pytest.raises(CatalogError, match=message):
             load(overrides=write(tmp_path, f"[gates.load-p95]\n{bad}\n"))
+
+
+def test_the_design_is_stated_per_row_and_overridable(tmp_path: Path) -> None:
+    catalog = load_catalog()
+    for gate_id in ("error-rate", "latency-p95", "context-pack-p95", "load-p95"):
+        row = catalog.get(gate_id)
+        assert (row.power, row.effect) == (0.90, 3.0), gate_id
+    path = write(tmp_path, "[gates.error-rate]\npower = 0.8\neffect = 2.0\n")
+    row = load(overrides=path).get("error-rate")
+    assert (row.power, row.effect) == (0.8, 2.0)
+    for bad, message in (
+        ("power = 1.5", "power must be a probability"),
+        ("effect = 0.5", "effect must be > 1"),
+    ):
+        with pytest.raises(CatalogError, match=message):
+            load(overrides=write(tmp_path, f"[gates.error-rate]\n{bad}\n"))
+    with pytest.raises(CatalogError, match="no sample-size design"):
+        load(overrides=write(tmp_path, "[gates.cpu]\npower = 0.9\neffect = 3.0\n"))

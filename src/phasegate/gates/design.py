@@ -17,10 +17,12 @@ INCONCLUSIVE in between. For a fixed n this is an exact test in both directions:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
 
+from phasegate.gates.spec import GateSpec
 from phasegate.gates.stats import CONFIDENCE, binom_cdf, binom_sf
 
 POWER = 0.90
@@ -57,6 +59,13 @@ class BinomialDesign:
             f"power {self.power:.3f} >= {self.power_target:g} to FAIL a true rate of "
             f"{self.effect:g}x the threshold; PASS with at most {self.pass_max_k} and FAIL "
             f"with at least {self.fail_min_k} failures in {self.n})"
+        )
+
+    def short(self) -> str:
+        """The design in a reason: n, alpha, beta and the effect it was sized for."""
+        return (
+            f"fixed design n={self.n:,} (alpha {self.alpha:g}, beta {self.beta:g} at "
+            f"{self.effect:g}x the threshold)"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -155,3 +164,17 @@ def fixed_design(
         false_go=false_go,
         power=achieved,
     )
+
+
+def design_for(spec: GateSpec, confidence: float = CONFIDENCE) -> BinomialDesign | None:
+    """The design a catalog row states (`power`, `effect`); None when the row states none."""
+    if spec.power is None or spec.effect is None:
+        return None
+    return _cached_design(spec.threshold, confidence, spec.power, spec.effect)
+
+
+@functools.cache
+def _cached_design(
+    threshold: float, confidence: float, power: float, effect: float
+) -> BinomialDesign:
+    return fixed_design(threshold, confidence, power, effect)

@@ -124,6 +124,10 @@ class GateSpec:
     min_group_samples: int | None = None  # load: fewer requests in an endpoint group cannot pass
     max_failure_ratio: float | None = None  # load: the largest allowed share of failed requests
     max_rate_limited_ratio: float | None = None  # load: more refused with 429 decides nothing
+    # ratio, slow share, load: the fixed-sample design (gates.design) is sized to FAIL a true
+    # share of `effect` x threshold with this power; None: no design (min_samples only)
+    power: float | None = None
+    effect: float | None = None
 
     @property
     def blocking(self) -> bool:
@@ -200,6 +204,18 @@ class GateSpec:
             raise bad("an alerts gate needs `severities`")
         if kind is GateKind.LOAD:
             self._validate_load(bad)
+        if (self.power is None) != (self.effect is None):
+            raise bad("`power` and `effect` go together (the design's stated power)")
+        if self.power is not None and self.effect is not None:
+            if not (kind in (GateKind.RATIO, GateKind.SLOW_SHARE) or kind is GateKind.LOAD):
+                raise bad(f"a {kind.value} gate has no sample-size design: no power / effect")
+            if not 0 < self.power < 1:
+                raise bad(f"power must be a probability in (0, 1), got {self.power}")
+            if not (self.effect > 1 and self.effect * self.threshold < 1):
+                raise bad(
+                    f"effect must be > 1 with effect x threshold < 1, got {self.effect} "
+                    f"(threshold {self.threshold})"
+                )
         return self
 
     def _validate_load(self, bad: Callable[[str], CatalogError]) -> None:
@@ -263,6 +279,8 @@ _OVERRIDABLE = frozenset(
         "min_group_samples",
         "max_failure_ratio",
         "max_rate_limited_ratio",
+        "power",
+        "effect",
     }
 )
 _CATALOG_ONLY = frozenset({"id", "kind", "unit", "plan", "description"})
@@ -315,7 +333,7 @@ def _convert(key: str, value: Any) -> tuple[str, Any]:
         return key, _text(value, key)
     if key == "threshold":
         return key, _number(value, key)
-    if key in ("le", "floor", "max_failure_ratio", "max_rate_limited_ratio"):
+    if key in ("le", "floor", "max_failure_ratio", "max_rate_limited_ratio", "power", "effect"):
         return key, _number(value, key)
     if key in ("min_samples", "min_group_samples"):
         if isinstance(value, bool) or not isinstance(value, int):
