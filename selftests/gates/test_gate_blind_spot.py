@@ -136,7 +136,8 @@ def test_a_transparent_proxy_lets_client_and_server_agree(stack: Stack) -> None:
     assert abs(facts["server_requests_non_429"] - facts["client_requests_non_429"]) <= SLACK
     assert facts["client"]["by_status"].get("204", 0) > 0, "the cleanup's deletes are counted"
     assert not stack.proxy.errors()
-    assert len(out["traffic"]) == 1  # no top-up: one burst only
+    assert len(out["traffic"]["bursts"]) == 1  # no top-up: one burst only
+    assert out["traffic"]["planned"] == REQUESTS
     # The gates were evaluated after the traffic, on the same Prometheus.
     assert {"error-rate", "latency-p95", "alerts-p0"} <= set(out["gates"])
     assert out["gates"]["error-rate"]["evidence"]["samples"] >= facts["client_requests_non_429"]

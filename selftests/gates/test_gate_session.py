@@ -17,15 +17,27 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from phasegate.client import ClientConfig
-from phasegate.gates.session import GatePlan, entry_conclusion, evaluate_gates, shared_evaluation
+from phasegate.gates.design import fixed_design
+from phasegate.gates.evaluate import Counts, Freshness, GateResult, Observation, Window, evaluate
+from phasegate.gates.session import (
+    GatePlan,
+    entry_conclusion,
+    evaluate_gates,
+    plan_top_up,
+    shared_evaluation,
+)
+from phasegate.gates.spec import load_catalog
+from phasegate.gates.triangulate import ServerCounts
 from phasegate.outcomes import Outcome
 from phasegate.resources import Ledger
+from phasegate.traffic.threaded import Tally
 
 RUN = "pg-selftest-run"
 
@@ -246,3 +258,105 @@ def test_a_stored_entry_is_its_checks_conclusion() -> None:
     triangulation = {"outcome": "pass", "reason": "agree", "facts": {"server_5xx": 0}}
     assert entry_conclusion(triangulation).facts["gate"] == {"server_5xx": 0}
     assert entry_conclusion({"outcome": "inconclusive", "reason": "r"}).facts["gate"] == {}
+
+
+# -- the embedded top-up: a size fixed before the first request ----------------------------------
+
+
+class FakeCounter:
+    """The server's counts, always readable: the triangulation is not what these tests judge."""
+
+    def __init__(self, _url: str) -> None:
+        self.at = 1000.0
+
+    def last_scrape(self) -> float:
+        return self.at
+
+    def scrape_after(self, moment: float) -> float:
+        return max(self.at, moment) + 1.0
+
+    def read(self, at: float) -> ServerCounts:
+        return ServerCounts(requests=0.0, errors=0.0, rate_limited=0.0, at=at)
+
+    def close(self) -> None:
+        pass
+
+
+def window_with(errors: int, requests: int) -> Callable[..., list[GateResult]]:
+    """run_gates over a window that holds `errors` 5xx in `requests` requests."""
+    spec = load_catalog().get("error-rate")
+    start = time.time() - 600
+    window = Window(start, start + 600)
+    freshness = Freshness(
+        selector='job="skillmeat"',
+        targets=1,
+        targets_up=1,
+        scrapes=600,
+        expected_scrapes=600,
+        last_scrape_age_s=0.5,
+        scrape_interval_s=1.0,
+    )
+    observation = Observation(
+        query="q",
+        window=window,
+        counts=Counts(errors, requests, window.start, window.end),
+        freshness=freshness,
+    )
+
+    def run_gates(phase: str, **kwargs: Any) -> list[GateResult]:
+        ids = kwargs.get("ids")
+        return [evaluate(spec, observation)] if ids else []
+
+    return run_gates
+
+
+def top_up_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, errors: int, requests: int
+) -> tuple[list[int], dict[str, Any]]:
+    """Run evaluate_gates with top-up on a window of `errors` in `requests`; what was sent."""
+    import phasegate.gates.session as session
+
+    asked: list[int] = []
+
+    def fake_send(config: ClientConfig, ledger: Ledger, *, requests: int, **_: Any) -> Tally:
+        asked.append(requests)
+        now = time.time()
+        return Tally(requests=requests, started=now, finished=now)
+
+    monkeypatch.setattr(session, "Counter", FakeCounter)
+    monkeypatch.setattr(session, "run_gates", window_with(errors, requests))
+    monkeypatch.setattr(session, "send", fake_send)
+    top_up = replace(plan(tmp_path, "http://prometheus.invalid", writes_allowed=True), top_up=True)
+    out = evaluate_gates(top_up, lambda _: None)
+    return asked, out["traffic"]
+
+
+def test_errors_in_the_window_do_not_change_the_traffic_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The old top-up asked the gate again after each round: every 5xx bought ~1,700 more clean
+    requests until the bound passed. The size is now fixed by counts alone, in one burst."""
+    clean, clean_facts = top_up_with(tmp_path, monkeypatch, 0, 1000)
+    failing, failing_facts = top_up_with(tmp_path, monkeypatch, 3, 1000)
+    assert len(clean) == len(failing) == 1, "one burst, never a second round"
+    assert clean == failing
+    design = fixed_design(0.001)
+    lacking = design.n - 1000
+    assert clean[0] == lacking + int(lacking * 0.02) + 50
+    for facts in (clean_facts, failing_facts):
+        assert facts["planned"] == facts["sent"] == clean[0]  # the fake sends exactly that
+        assert facts["in_window_before"] == 1000
+        assert facts["design"]["n"] == design.n
+        assert (facts["design"]["alpha"], facts["design"]["beta"]) == (0.05, 0.1)
+        assert len(facts["bursts"]) == 1
+
+
+def test_the_top_up_is_capped_and_never_below_the_comparison(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full, facts = top_up_with(tmp_path, monkeypatch, 0, 50_000)
+    assert full == [50], "a window past the design's n still gets the comparison's traffic"
+    assert facts["planned"] == 50
+    design = fixed_design(0.001)
+    assert plan_top_up(design, 0, minimum=50, cap=1000).planned == 1000
+    assert plan_top_up(None, 0, minimum=300, cap=8000).planned == 300

@@ -3,6 +3,12 @@
 Under pytest-xdist several workers reach the gate checks; the first one computes and writes the
 result file, the others wait on the lock and read it, so Prometheus is asked once and the
 top-up traffic is sent once.
+
+The top-up's size is fixed before its first request: the error-rate gate's design n
+(`gates.design`, from the catalog row) minus the requests already in the window, a count that
+does not depend on any outcome, capped by `max_requests`. One burst, no second round: sending
+more because errors moved the bound would be optional stopping, each 5xx buying clean requests
+until the bound passes.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 from phasegate.client import ClientConfig
 from phasegate.gates import blind_spots
 from phasegate.gates.client_side import ClientCounts, count_client_failures
+from phasegate.gates.design import BinomialDesign, design_for
 from phasegate.gates.run import run_gates
 from phasegate.gates.spec import load as load_catalog
 from phasegate.gates.triangulate import Counter, PrometheusUnavailable, judge
@@ -30,7 +37,8 @@ from phasegate.traffic.threaded import Tally, send
 from phasegate.traffic.top_up import mix_for_phase
 
 ERROR_GATE = "error-rate"
-RULE_OF_THREE = 2995  # requests with no error before a 0.1% upper bound can clear
+# Requests the server's count may not hold (429s, a retried setup): fixed, never outcome-driven.
+TOP_UP_MARGIN = (0.02, 50)
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,7 @@ class GatePlan:
     window_s: float | None  # --gate-window; None: since `monitoring_since`
     monitoring_since: float | None
     overrides: Path | None
-    top_up: bool  # send traffic until the error-rate gate can decide (embedded stack)
+    top_up: bool  # send the error-rate gate's designed sample (embedded stack)
     writes_allowed: bool
     max_requests: int = 8000
     max_seconds: float = 420.0
@@ -59,8 +67,8 @@ def _window(plan: GatePlan) -> float | None:
     return None
 
 
-def _more_needed(plan: GatePlan) -> int:
-    """Requests the error-rate gate still needs; the rule of three when it has no data yet."""
+def _requests_in_window(plan: GatePlan) -> int:
+    """Requests the error-rate gate already counts in its window: the count alone, no outcome."""
     result = run_gates(
         plan.phase,
         prometheus_url=plan.prometheus_url,
@@ -68,9 +76,39 @@ def _more_needed(plan: GatePlan) -> int:
         overrides=plan.overrides,
         ids=[ERROR_GATE],
     )[0]
-    if result.outcome is not Outcome.INCONCLUSIVE:
-        return 0
-    return int(result.more_needed) if result.more_needed else RULE_OF_THREE
+    return max(0, int(result.samples))
+
+
+@dataclass(frozen=True)
+class TopUp:
+    """How much traffic to send, decided once before the first request."""
+
+    planned: int
+    in_window: int
+    design: BinomialDesign | None
+    cap: int
+
+    def to_dict(self, sent: int, bursts: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "planned": self.planned,
+            "sent": sent,
+            "in_window_before": self.in_window,
+            "cap": self.cap,
+            "rule": "fixed before the first request: the design's n minus the requests already "
+            "in the window (plus a fixed margin), capped; one burst, never grown on outcomes",
+            "design": self.design.to_dict() if self.design else None,
+            "bursts": bursts,
+        }
+
+
+def plan_top_up(design: BinomialDesign | None, in_window: int, *, minimum: int, cap: int) -> TopUp:
+    """The top-up's size from counts alone: what the design still lacks, at least `minimum`."""
+    lacking = 0
+    if design is not None and in_window < design.n:
+        share, fixed = TOP_UP_MARGIN
+        lacking = design.n - in_window
+        lacking += int(lacking * share) + fixed
+    return TopUp(min(cap, max(minimum, lacking)), in_window, design, cap)
 
 
 def evaluate_gates(plan: GatePlan, progress: Progress) -> dict[str, Any]:
@@ -104,7 +142,7 @@ def evaluate_gates(plan: GatePlan, progress: Progress) -> dict[str, Any]:
         # The suite's own failures count, those no server metric sees included; on the
         # embedded stack the window is the suite's synthetic mix, and the reason says so.
         mix = mix_for_phase(plan.phase).to_dict() if plan.top_up else None
-        client = ClientCounts.from_tallies(out["traffic"])
+        client = ClientCounts.from_tallies(out["traffic"]["bursts"])
         out["gates"][ERROR_GATE] = count_client_failures(out["gates"][ERROR_GATE], client, mix)
     return out
 
@@ -115,7 +153,6 @@ def _traffic_and_triangulation(
     assert plan.prometheus_url is not None
     counter = Counter(plan.prometheus_url)
     deadline = time.monotonic() + plan.max_seconds
-    budget = plan.max_requests
     views = blind_spots.plan_views(
         packaged_rules(), load_catalog(plan.overrides).for_phase(plan.phase)
     )
@@ -123,29 +160,25 @@ def _traffic_and_triangulation(
         scraped = counter.last_scrape()
         before = counter.read(scraped)
         classes_before = counter.read_queries(blind_spots.CLASS_QUERIES, scraped)
-        wanted = plan.triangulation_requests
+        top_up = TopUp(plan.triangulation_requests, 0, None, plan.max_requests)
         if plan.top_up:
-            needed = _more_needed(plan)
-            wanted = min(budget, max(wanted, int(needed * 1.1) + 50))
-            progress(
-                f"gate traffic: the error-rate gate needs about {needed} more requests; sending "
-                f"{wanted} (at most {plan.max_seconds:.0f} s)"
+            design = design_for(load_catalog(plan.overrides).get(ERROR_GATE))
+            top_up = plan_top_up(
+                design,
+                _requests_in_window(plan),
+                minimum=plan.triangulation_requests,
+                cap=plan.max_requests,
             )
-        tally = _burst(plan, wanted, deadline, progress)
-        budget -= tally.requests
-        out["traffic"] = [tally.to_dict()]
+            shown = f"the design's n={design.n:,}" if design else "no design"
+            progress(
+                f"gate traffic: {shown}, {top_up.in_window:,} requests already in the window; "
+                f"sending {top_up.planned:,}, fixed now (at most {plan.max_seconds:.0f} s)"
+            )
+        tally = _burst(plan, top_up.planned, deadline, progress)
+        out["traffic"] = top_up.to_dict(tally.requests, [tally.to_dict()])
         scraped = counter.scrape_after(tally.finished + 0.1)
         after = counter.read(scraped)
         classes_after = counter.read_queries(blind_spots.CLASS_QUERIES, scraped)
-        # More rounds only when errors in the window moved the goal (each error needs ~1,700).
-        while plan.top_up and budget > 0 and time.monotonic() < deadline:
-            needed = _more_needed(plan)
-            if not needed:
-                break
-            extra = _burst(plan, min(budget, int(needed * 1.1) + 50), deadline, progress)
-            budget -= extra.requests
-            out["traffic"].append(extra.to_dict())
-            counter.scrape_after(extra.finished + 0.1)
     except PrometheusUnavailable as exc:
         unavailable = {"outcome": "inconclusive", "reason": f"Prometheus: {exc}", "facts": {}}
         out["blind_spots"] = unavailable
