@@ -46,7 +46,8 @@ def plan(tmp_path: Path, **changes) -> LoadPlan:
 
 def test_defaults_are_bounded_and_documented():
     settings = load_settings({})
-    assert (settings.users, settings.duration_s, settings.workers) == (10, 75, 0)
+    # No duration: the load gate sizes the run from the mix (phasegate.load.sizing).
+    assert (settings.users, settings.duration_s, settings.workers) == (10, None, 0)
     assert settings.spawn_rate == 1.0
     assert set(settings.sources.values()) == {"default"}
 

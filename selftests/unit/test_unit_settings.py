@@ -56,7 +56,7 @@ DEFAULTS: dict[str, Any] = {
     "gate_window": None,
     "gate_overrides": None,
     "load_users": "10",
-    "load_duration": "75s",
+    "load_duration": None,
     "load_spawn_rate": None,
     "load_workers": "0",
     "contract_profile": "auto",

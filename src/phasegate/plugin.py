@@ -33,6 +33,7 @@ from phasegate.client import SkillMeatClient
 from phasegate.contract.profiles import profile_for
 from phasegate.evidence import Redactor
 from phasegate.liveness_plugin import LivenessPlugin
+from phasegate.load.sizing import header_lines
 from phasegate.outcomes import CheckResult, Inconclusive, Kind, Outcome
 from phasegate.phases import PHASE_MARKS, Phase, phase_from_markexpr, phases_named_in
 from phasegate.progress import Progress
@@ -259,6 +260,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"phasegate: contract profile {state.contract_profile.describe()}"
         if state.contract_profile is not None
         else "phasegate: contract profile -",
+        *header_lines(phase.value, settings.load, settings.gate_overrides),
         f"phasegate: reports in {settings.report_dir}/",
     ]
 

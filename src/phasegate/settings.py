@@ -128,8 +128,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "load_duration",
         "--load-duration",
         "PHASEGATE_LOAD_DURATION",
-        "how long the load gate runs (5s..60m)",
-        default="75s",
+        "how long the load gate runs (5s..60m; default: sized from the mix so every endpoint "
+        "group can reach its design n, at most 3m)",
     ),
     OptionSpec(
         "load_spawn_rate",

@@ -5,8 +5,9 @@ gevent); the phase's traffic profile comes from tests/load, its HTML, CSV and JS
 <report dir>/load/, and the judgement is phasegate.load.gate.evaluate. Size and distribution come
 from the environment until the plugin grows options for them:
 
-    PHASEGATE_LOAD_USERS (10), PHASEGATE_LOAD_DURATION (75s), PHASEGATE_LOAD_SPAWN_RATE
-    (users/10), PHASEGATE_LOAD_WORKERS (0: one process; N: a master on 127.0.0.1 + N workers)
+    PHASEGATE_LOAD_USERS (10), PHASEGATE_LOAD_DURATION (sized from the mix),
+    PHASEGATE_LOAD_SPAWN_RATE (users/10), PHASEGATE_LOAD_WORKERS (0: one process; N: a master
+    on 127.0.0.1 + N workers)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from phasegate.load import (
     sweep,
 )
 from phasegate.load.command import project_prefix
+from phasegate.load.sizing import plan_for_phase
 from phasegate.outcomes import conclude
 
 LOCUSTFILES = Path(__file__).resolve().parents[1] / "load"
@@ -64,12 +66,15 @@ def test_p95_under_load(target, evidence, load_size, settings, client_config, mo
     phase = settings.phase.value
     profile = profile_for_phase(phase)
     out_dir = settings.report_dir / "load"
+    # Sized from the mix before the run: every judged group's expected count reaches its n.
+    sizing = plan_for_phase(phase, settings.load, settings.gate_overrides)
+    assert sizing is not None
     plan = LoadPlan(
         host=target.api_url,
         locustfiles=LOCUSTFILES,
         out_dir=out_dir,
         users=load_size.users,
-        run_time_s=load_size.duration_s,
+        run_time_s=sizing.duration_s,
         spawn_rate=load_size.spawn_rate,
         user_classes=profile.user_classes,
         tags=profile.tags,
@@ -88,6 +93,7 @@ def test_p95_under_load(target, evidence, load_size, settings, client_config, mo
     }
     evidence.note("profile", {"name": profile.name, "description": profile.description})
     evidence.note("settings", load_size.public())
+    evidence.note("plan", sizing.to_dict())
     run = run_locust(plan, env={**os.environ, **secrets})
     art = plan.artifacts
     evidence.note("locust", run.to_dict())
@@ -105,7 +111,7 @@ def test_p95_under_load(target, evidence, load_size, settings, client_config, mo
             f"locust produced no statistics (exit {run.returncode}, timed out {run.timed_out}): "
             f"{exc}; log {art.log}:\n{run.log_tail}"
         ) from None
-    result = evaluate(stats, catalog_spec(settings.gate_overrides))
+    result = evaluate(stats, catalog_spec(settings.gate_overrides), sizing)
     evidence.note("window", stats.summary()["window"])
     evidence.note("server_view", _server_view(monitoring, phase, run))
     conclude(result.conclusion(swept), evidence)

@@ -7,7 +7,7 @@ Every value is bounded so that a typo cannot turn a gate into a denial-of-servic
 | variable | default | meaning |
 |---|---|---|
 | PHASEGATE_LOAD_USERS | 10 | simulated users (each its own client address and projects) |
-| PHASEGATE_LOAD_DURATION | 75s | steady run time after start (any phasegate.durations form) |
+| PHASEGATE_LOAD_DURATION | sized | run time (phasegate.durations forms); unset: load.sizing |
 | PHASEGATE_LOAD_SPAWN_RATE | users/10 | users started per second (the ramp takes about 10 s) |
 | PHASEGATE_LOAD_WORKERS | 0 | 0: one locust process; N: a master on 127.0.0.1 plus N workers |
 """
@@ -26,7 +26,7 @@ ENV_WORKERS = "PHASEGATE_LOAD_WORKERS"
 ENV_VARS = (ENV_USERS, ENV_DURATION, ENV_SPAWN_RATE, ENV_WORKERS)
 
 DEFAULT_USERS = 10
-DEFAULT_DURATION_S = 75
+DEFAULT_DURATION_S: int | None = None  # None: phasegate.load.sizing sizes the run from the mix
 DEFAULT_WORKERS = 0
 
 USERS_RANGE = (1, 1000)
@@ -47,7 +47,7 @@ def default_spawn_rate(users: int) -> float:
 @dataclass(frozen=True)
 class LoadSettings:
     users: int = DEFAULT_USERS
-    duration_s: int = DEFAULT_DURATION_S
+    duration_s: int | None = DEFAULT_DURATION_S  # None: sized from the mix before the run
     spawn_rate: float = default_spawn_rate(DEFAULT_USERS)
     workers: int = DEFAULT_WORKERS
     sources: Mapping[str, str] = field(default_factory=dict)

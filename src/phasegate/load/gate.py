@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from phasegate.gates import spec as gate_spec
+from phasegate.gates.design import design_for
 from phasegate.gates.spec import GateKind, GateSpec
 from phasegate.gates.stats import lower_bound, more_requests_to_decide, upper_bound
 from phasegate.load.profiles import JUDGED_GROUPS, UNGATED_GROUPS
@@ -50,7 +51,7 @@ class LoadGateSpec:
     quantile: float = 0.95
     max_failure_ratio: float = 0.001  # the plan's error rate, as the client saw it
     min_requests: int = 300
-    min_group_requests: int = 50
+    min_group_requests: int = 77  # the design n of a 5% share (catalog row load-p95)
     max_rate_limited_ratio: float = 0.01
     confidence: float = 0.95
     ungated_groups: frozenset[str] = field(default=UNGATED_GROUPS)
@@ -75,12 +76,15 @@ class LoadGateSpec:
             raise ValueError(f"gate {row.id!r} is a {row.kind.value} gate, not the load gate")
         assert row.le is not None and row.min_group_samples is not None  # validated by the row
         assert row.max_failure_ratio is not None and row.max_rate_limited_ratio is not None
+        # A group below the design's n can never pass: the design is the group minimum.
+        design = design_for(row)
+        group_minimum = max(row.min_group_samples, design.n if design else 0)
         return cls(
             latency_ms=row.le * 1000.0,
             quantile=1.0 - row.threshold,
             max_failure_ratio=row.max_failure_ratio,
             min_requests=row.min_samples,
-            min_group_requests=row.min_group_samples,
+            min_group_requests=group_minimum,
             max_rate_limited_ratio=row.max_rate_limited_ratio,
         )
 
@@ -400,14 +404,41 @@ def combine(judgements: Iterable[Judgement]) -> tuple[Outcome, str]:
     return Outcome.PASS, ""
 
 
-def evaluate(stats: LoadStats, spec: LoadGateSpec | None = None) -> LoadGateResult:
+class Sizing(Protocol):
+    """What the gate reads of the run's plan (phasegate.load.sizing.LoadSizing)."""
+
+    def too_small(self) -> str | None: ...
+
+
+def judge_sizing(stats: LoadStats, spec: LoadGateSpec, sizing: Sizing) -> Judgement:
+    """A run planned too small for a group to reach n says so, first, when a group fell short."""
+    warning = sizing.too_small()
+    short = [
+        name
+        for name in spec.judged_groups
+        if (stats.groups.get(name) or stats.combine(name, [name])).requests
+        < spec.min_group_requests
+    ]
+    if warning and short:
+        return Judgement("sizing", OVERALL, Outcome.INCONCLUSIVE, warning, 0)
+    return Judgement(
+        "sizing", OVERALL, Outcome.PASS, warning or "sized to reach every group's n", 0
+    )
+
+
+def evaluate(
+    stats: LoadStats, spec: LoadGateSpec | None = None, sizing: Sizing | None = None
+) -> LoadGateResult:
     """Judge one run's statistics; pure, so the same numbers always give the same verdict."""
     spec = spec or LoadGateSpec()
     all_groups = sorted(stats.groups)
     gated_names = [g for g in all_groups if g not in spec.ungated_groups]
     gated = stats.combine(OVERALL, gated_names)
     everything = stats.combine("all requests", all_groups)
+    # The plan's own judgement only when the run was planned (load.sizing): it leads the reason.
+    planned = [judge_sizing(stats, spec, sizing)] if sizing is not None else []
     judgements: list[Judgement] = [
+        *planned,
         judge_volume(gated, spec),
         judge_rate_limit(everything, spec),
         judge_failures(everything, spec, spec.min_requests),
