@@ -33,6 +33,7 @@ from phasegate.gates.session import (
     plan_top_up,
     shared_evaluation,
 )
+from phasegate.gates.soak import SOAK_RATE_PER_S
 from phasegate.gates.spec import load_catalog
 from phasegate.gates.triangulate import ServerCounts
 from phasegate.outcomes import Outcome
@@ -360,3 +361,74 @@ def test_the_top_up_is_capped_and_never_below_the_comparison(
     design = fixed_design(0.001)
     assert plan_top_up(design, 0, minimum=50, cap=1000).planned == 1000
     assert plan_top_up(None, 0, minimum=300, cap=8000).planned == 300
+
+
+# -- --soak through evaluate_gates -------------------------------------------------------------
+
+
+def soak_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seconds: float, *, writes_allowed: bool
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    import phasegate.gates.session as session
+
+    calls: list[dict[str, Any]] = []
+
+    def fake_send(config: ClientConfig, ledger: Ledger, **kwargs: Any) -> Tally:
+        calls.append(kwargs)
+        if kwargs.get("rate_per_s"):  # the soak's driver runs for the time it was given
+            time.sleep(kwargs["max_seconds"])
+        now = time.time()
+        return Tally(requests=4, started=now, finished=now)
+
+    cpu = GateResult(
+        id="cpu",
+        title="CPU",
+        outcome=Outcome.INCONCLUSIVE,
+        observed=None,
+        bound=None,
+        threshold=0.8,
+        comparator="<",
+        samples=3,
+        query="q",
+        window=None,
+        reason="3 samples over 20s: needs 10 samples over at least 5m",
+    )
+    monkeypatch.setattr(session, "Counter", FakeCounter)
+    in_window = window_with(0, 50_000)  # the design's n is already there: no top-up to speak of
+    monkeypatch.setattr(
+        session, "run_gates", lambda phase, **kw: in_window(phase, **kw) if kw.get("ids") else [cpu]
+    )
+    monkeypatch.setattr(session, "send", fake_send)
+    soaking = replace(
+        plan(tmp_path, "http://prometheus.invalid", writes_allowed=writes_allowed),
+        top_up=True,
+        window_s=None,
+        monitoring_since=time.time() - 20,
+        soak_s=seconds,
+    )
+    return calls, evaluate_gates(soaking, lambda _: None)
+
+
+def test_a_short_soak_runs_bounded_traffic_for_that_long(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls, out = soak_with(tmp_path, monkeypatch, 1.5, writes_allowed=True)
+    soaked = [c for c in calls if c.get("rate_per_s")]
+    assert soaked, "the soak sends traffic through the threaded driver"
+    assert all(c["rate_per_s"] == SOAK_RATE_PER_S for c in soaked), "at a bounded rate"
+    assert sum(c["max_seconds"] for c in soaked) == pytest.approx(1.5, abs=0.5)
+    assert out["soak"]["planned_s"] == 1.5 and out["soak"]["reason"] == "--soak"
+    assert out["soak"]["covered_s"] >= 1.0
+    # The cpu gate's window was not covered: it says how much was, and what would be.
+    reason = out["gates"]["cpu"]["reason"]
+    assert "the run covered" in reason and "of the 5m window this gate needs" in reason
+    assert reason.endswith("use --soak 5m")
+
+
+def test_a_soak_without_writes_sends_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls, out = soak_with(tmp_path, monkeypatch, 1.5, writes_allowed=False)
+    assert calls == []
+    assert out["soak"]["covered_s"] == 0.0
+    assert "writes denied" in out["soak"]["reason"]

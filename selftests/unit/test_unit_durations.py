@@ -44,6 +44,14 @@ def gate_window(text: str) -> float:
     return value
 
 
+def soak(text: str) -> float:
+    return resolve({"soak": text}, {}, {}).soak
+
+
+def soak_env(text: str) -> float:
+    return resolve({}, {"PHASEGATE_SOAK": text}, {}).soak
+
+
 def load_duration(text: str) -> float:
     return float(load_settings(resolve({"load_duration": text}, {}, {}).load).duration_s)
 
@@ -68,6 +76,8 @@ READERS: dict[str, Callable[[str], float]] = {
     "--gate-window": gate_window,
     "--load-duration": load_duration,
     "PHASEGATE_LOAD_DURATION": load_env,
+    "--soak": soak,
+    "PHASEGATE_SOAK": soak_env,
     "catalog window": catalog_key("window"),
     "catalog sub_window": catalog_key("sub_window"),
     "catalog min_span": catalog_key("min_span"),
@@ -118,6 +128,12 @@ def test_every_duration_option_refuses_with_the_one_message(reader: str, text: s
     with pytest.raises(ERRORS) as caught:
         READERS[reader](text)
     assert f"not a duration: {text!r}; use e.g. {FORMS}" in str(caught.value)
+
+
+def test_no_soak_is_0_and_the_default() -> None:
+    assert soak("0") == soak_env("0") == resolve({}, {}, {}).soak == 0.0
+    with pytest.raises(SettingsError, match=r"--soak: invalid value '2w'.*at most 1 week"):
+        soak("2w")
 
 
 @given(st.integers(min_value=1, max_value=10**9))

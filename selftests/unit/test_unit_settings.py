@@ -38,6 +38,7 @@ LAYERS: dict[str, tuple[str, str, str]] = {
     "contract_examples": ("5", "1", "500"),
     "contract_seed": ("7", "0", "4294967295"),
     "contract_schema": ("/tmp/openapi.json", "https://schema.example/openapi.json", "api.json"),
+    "soak": ("5m", "90", "1h30m"),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -63,6 +64,7 @@ DEFAULTS: dict[str, Any] = {
     "contract_examples": None,
     "contract_seed": 0,
     "contract_schema": None,
+    "soak": 0.0,
 }
 
 # The Settings attribute an option lands in, where it differs from the option's name.
@@ -86,8 +88,8 @@ def converted(name: str, raw: str) -> Any:
         return float(raw)
     if name == "writes":
         return raw.strip().lower() == "allow"
-    if name == "gate_window":
-        return {"4h": 14400.0, "90": 90.0, "1h30m": 5400.0}[raw]
+    if name in ("gate_window", "soak"):
+        return {"5m": 300.0, "4h": 14400.0, "90": 90.0, "1h30m": 5400.0}[raw]
     if name == "gate_overrides":
         return Path(raw)
     if name == "contract_profile":

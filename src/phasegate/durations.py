@@ -1,6 +1,6 @@
 """Durations as people write them, read one way everywhere.
 
-Every duration phasegate reads goes through `parse_duration`: the --gate-window and
+Every duration phasegate reads goes through `parse_duration`: the --gate-window, --soak and
 --load-duration options (and their environment variables and ini keys), the gate catalog's
 window, sub_window, min_span and sustain, a user's override file, and the scrape interval
 Prometheus reports. One grammar, so a form accepted in one place is accepted in every place, and

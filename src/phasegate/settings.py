@@ -179,6 +179,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "skipped and the verdict cannot be GO",
         default="allow",
     ),
+    OptionSpec(
+        "soak",
+        "--soak",
+        "PHASEGATE_SOAK",
+        "keep the stack under the phase's bounded traffic this long before the metric gates are "
+        "judged (e.g. 5m for the CPU gate, 1h for growth and leak); 0: no soak. On --api-url "
+        "only with --writes=allow",
+        default="0",
+    ),
 )
 
 _VERSION_SEGMENT = re.compile(r"^v[0-9]+$")
@@ -207,6 +216,7 @@ class Settings:
     contract_examples: int | None = None
     contract_seed: int = 0
     contract_schema: str | None = None
+    soak: float = 0.0  # seconds of soak traffic before the gates are judged (--soak)
 
     @property
     def embedded(self) -> bool:
@@ -396,6 +406,7 @@ def resolve(
             "expected a whole number",
         ),
         contract_schema=raw["contract_schema"][0],
+        soak=_convert(spec_by["soak"], *raw["soak"], _soak, "expected a duration such as 5m, or 0"),
     )
 
 
@@ -427,6 +438,16 @@ def _gate_window(text: str) -> float:
     seconds = parse_duration(text)
     if not 1 <= seconds <= 90 * 86400:
         raise ValueError("must be between 1 s and 90 days")
+    return seconds
+
+
+def _soak(text: str) -> float:
+    """0 (no soak, the default) or a duration up to a week, in phasegate.durations' grammar."""
+    if text.strip() == "0":
+        return 0.0
+    seconds = parse_duration(text)
+    if seconds > 7 * 86400:
+        raise ValueError("must be at most 1 week")
     return seconds
 
 

@@ -3,8 +3,9 @@
 Each row of the gate catalog (src/phasegate/gates/catalog.toml, overridable with
 --gate-overrides) is one check here, with the catalog's phases and severity. The gates are
 evaluated once per run, after the smoke and load checks (the plugin orders them last): on the
-embedded stack the suite first tops up traffic until the 0.1% error-rate gate can decide, and
-compares what it sent with what the server counted.
+embedded stack the suite first sends the error-rate gate's fixed design sample (its n minus what
+the window holds, decided before the first request), compares what it sent with what the server
+counted, and soaks the stack for --soak before judging.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def gate_evaluation(pytestconfig, target, settings, monitoring, client_config, l
         overrides=settings.gate_overrides,
         top_up=settings.embedded and settings.gate_window_s is None,
         writes_allowed=settings.writes_allowed,
+        soak_s=settings.soak,
     )
     return shared_evaluation(ledger_dir, target.run_id, lambda: evaluate_gates(plan, say))
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import fcntl
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ from phasegate.gates import blind_spots
 from phasegate.gates.client_side import ClientCounts, count_client_failures
 from phasegate.gates.design import BinomialDesign, design_for
 from phasegate.gates.run import run_gates
+from phasegate.gates.soak import SOAK_RATE_PER_S, auto_soak_s, coverage_note, soak
+from phasegate.gates.spec import GateSpec
 from phasegate.gates.spec import load as load_catalog
 from phasegate.gates.triangulate import Counter, PrometheusUnavailable, judge
 from phasegate.outcomes import Conclusion, Outcome
@@ -57,6 +59,7 @@ class GatePlan:
     max_requests: int = 8000
     max_seconds: float = 420.0
     triangulation_requests: int = 300
+    soak_s: float = 0.0  # --soak: steady traffic this long before the gates are judged
 
 
 def _window(plan: GatePlan) -> float | None:
@@ -125,7 +128,10 @@ def evaluate_gates(plan: GatePlan, progress: Progress) -> dict[str, Any]:
     if plan.writes_allowed:
         triangulation = _traffic_and_triangulation(plan, progress, out)
     out["triangulation"] = triangulation
+    specs = {spec.id: spec for spec in load_catalog(plan.overrides).for_phase(plan.phase)}
+    out["soak"] = _soak(plan, progress, specs.values())
     progress("evaluating the metric gates against Prometheus")
+    covered = _window(plan) if plan.top_up else None
     for result in run_gates(
         plan.phase,
         prometheus_url=plan.prometheus_url,
@@ -133,18 +139,56 @@ def evaluate_gates(plan: GatePlan, progress: Progress) -> dict[str, Any]:
         window_s=_window(plan),
         overrides=plan.overrides,
     ):
+        reason = result.reason
+        note = coverage_note(specs[result.id], covered) if covered and result.id in specs else None
+        if note and result.outcome is Outcome.INCONCLUSIVE:
+            reason = f"{reason}; {note}"
         out["gates"][result.id] = {
             "outcome": result.outcome.value,
-            "reason": result.reason,
-            "evidence": result.to_dict(),
+            "reason": reason,
+            "evidence": {**result.to_dict(), "reason": reason},
         }
     if out["traffic"] and ERROR_GATE in out["gates"]:
         # The suite's own failures count, those no server metric sees included; on the
         # embedded stack the window is the suite's synthetic mix, and the reason says so.
         mix = mix_for_phase(plan.phase).to_dict() if plan.top_up else None
-        client = ClientCounts.from_tallies(out["traffic"]["bursts"])
+        # The soak's traffic is in the same window: its failures count too.
+        soaked = (out.get("soak") or {}).get("bursts", [])
+        client = ClientCounts.from_tallies([*out["traffic"]["bursts"], *soaked])
         out["gates"][ERROR_GATE] = count_client_failures(out["gates"][ERROR_GATE], client, mix)
     return out
+
+
+def _soak(plan: GatePlan, progress: Progress, specs: Iterable[GateSpec]) -> dict[str, Any] | None:
+    """--soak (and, on the embedded default, a small gap to the shortest span), before judging.
+
+    Durations only: the user's --soak, or the few seconds the embedded run lacks for the CPU
+    gate's 5 minutes; never a number read from a gate's outcome. Traffic needs writes (the
+    driver works in projects of its own): with --writes=deny nothing is sent.
+    """
+    auto = auto_soak_s(specs, _window(plan) or 0.0) if plan.top_up else 0.0
+    seconds = max(plan.soak_s, auto)
+    if seconds <= 0:
+        return None
+    why = "--soak" if plan.soak_s >= auto else "closing the gap to the CPU gate's 5 m window"
+    if not plan.writes_allowed:
+        progress("soak: --writes=deny, no traffic sent; the gates judge the target's own traffic")
+        return {"planned_s": seconds, "covered_s": 0.0, "reason": "writes denied: no traffic"}
+
+    def minute(seconds_left: float) -> Tally:
+        return send(
+            plan.client,
+            plan.ledger,
+            requests=10**9,  # bounded by time and rate, not by a count
+            max_seconds=seconds_left,
+            projects_root=plan.projects_root,
+            mix=mix_for_phase(plan.phase),
+            progress=lambda _: None,
+            pacer=Pacer(plan.ledger.path.parent / f"pace-{plan.client.run_id}.txt"),
+            rate_per_s=SOAK_RATE_PER_S,
+        )
+
+    return soak(seconds, minute, progress, reason=why).to_dict()
 
 
 def _traffic_and_triangulation(

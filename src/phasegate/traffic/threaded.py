@@ -227,6 +227,26 @@ class _Worker:
         )
 
 
+class _Turns:
+    """One request slot every 1/rate seconds, shared by every thread; no limit without a rate."""
+
+    def __init__(self, rate_per_s: float | None, stop: threading.Event) -> None:
+        self.interval = 1.0 / rate_per_s if rate_per_s else 0.0
+        self.next_at = time.monotonic()
+        self.lock = threading.Lock()
+        self.stop = stop
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self.lock:
+            at = max(self.next_at, time.monotonic())
+            self.next_at = at + self.interval
+        delay = at - time.monotonic()
+        if delay > 0:
+            self.stop.wait(delay)
+
+
 def send(
     config: ClientConfig,
     ledger: Ledger,
@@ -238,12 +258,15 @@ def send(
     threads: int = 4,
     progress: Progress = print,
     pacer: Pacer | None = None,
+    rate_per_s: float | None = None,
 ) -> Tally:
-    """Send about `requests` requests of `mix` (bounded by `max_seconds`), then delete what
-    was made. Every request counts toward `requests`, failed ones included."""
+    """Send about `requests` requests of `mix` (bounded by `max_seconds`, and by `rate_per_s`
+    across all threads when given: the soak's steady traffic), then delete what was made.
+    Every request counts toward `requests`, failed ones included."""
     tally = Tally(started=time.time())
     deadline = time.monotonic() + max_seconds
     stop = threading.Event()
+    turn = _Turns(rate_per_s, stop)
     clients = [SkillMeatClient(config, recorder=tally.record) for _ in range(threads)]
     registries = [Registry(client, ledger) for client in clients]
     prefix = f"{config.run_id}-{int(tally.started)}"
@@ -257,6 +280,7 @@ def send(
             while worker.project is not None and not stop.is_set():
                 if tally.requests >= requests or time.monotonic() >= deadline:
                     return
+                turn.wait()
                 worker.one()
 
         pool = [threading.Thread(target=run, args=(w,), daemon=True) for w in workers]
