@@ -576,13 +576,13 @@ def test_ratio_outcome_agrees_with_its_bounds(kn: tuple[int, int]) -> None:
     k, n = kn
     result = evaluate(ERROR_RATE, counts_obs(k, n))
     if result.outcome is Outcome.PASS:
-        assert n >= ERROR_RATE.min_samples
+        assert n >= max(ERROR_RATE.min_samples, DESIGN_N)
         assert stats.upper_bound(k, n) < ERROR_RATE.threshold
     elif result.outcome is Outcome.FAIL:
         assert stats.lower_bound(k, n) >= ERROR_RATE.threshold
     else:
         assert result.outcome is Outcome.INCONCLUSIVE
-        assert n < ERROR_RATE.min_samples or (
+        assert n < max(ERROR_RATE.min_samples, DESIGN_N) or (
             stats.lower_bound(k, n) < ERROR_RATE.threshold <= stats.upper_bound(k, n)
         )
 

@@ -150,7 +150,11 @@ def test_gate_refuses_a_verdict_on_too_few_requests(gate_runs):
     run = gate_runs["too-few"]
     assert run.check["outcome"] == "inconclusive", run.output[-3000:]
     assert judgements(run)["volume overall"] == "inconclusive"
-    assert "undecided: volume overall" in run.check["reason"]
+    # 1 user for 5 s was planned too small for any group's n: said first, before the numbers.
+    assert judgements(run)["sizing overall"] == "inconclusive"
+    assert "undecided: sizing overall, volume overall" in run.check["reason"]
+    first = run.check["evidence"]["facts"]["load"]["judgements"][0]
+    assert first["reason"].startswith("this run was sized too small: group"), first
     assert run.check["evidence"]["facts"]["load"]["overall"]["all_failures"] == 0
 
 
