@@ -95,11 +95,17 @@ def count_client_failures(
             notes.append(f"{counted}: lower bound {_pct(low)} > {_pct(threshold)}")
         elif outcome is Outcome.PASS and not high < threshold:
             outcome = Outcome.INCONCLUSIVE
-            more = requests_to_pass(k, n, threshold, confidence)
+            # A fixed design (gates.design) names no further requests: that would be
+            # optional stopping; without one, the old search says what would decide.
+            more = None if details.get("design") else requests_to_pass(k, n, threshold, confidence)
             facts["more_needed"] = more
             notes.append(
                 f"{counted}: upper bound {_pct(high)} is not under {_pct(threshold)}; "
-                + (f"{more:,} more requests with no error would decide" if more else "")
+                + (
+                    f"{more:,} more requests with no error would decide"
+                    if more
+                    else "the fixed design's sample is undecided: judge a fresh window"
+                )
             )
         else:
             notes.append(f"{counted} (lower {_pct(low)}, upper {_pct(high)})")

@@ -19,8 +19,8 @@ from typing import Any
 
 from phasegate.durations import format_duration
 from phasegate.gates.spec import GateSpec
+from phasegate.progress import Progress
 
-Progress = Callable[[str], None]
 Burst = Callable[[float], Any]  # send traffic for at most this many seconds; returns its tally
 SOAK_RATE_PER_S = 4.0  # requests per second: steady, well under the embedded stack's knee
 MINUTE_S = 60.0
