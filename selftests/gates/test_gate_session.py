@@ -16,7 +16,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -278,6 +278,9 @@ class FakeCounter:
 
     def read(self, at: float) -> ServerCounts:
         return ServerCounts(requests=0.0, errors=0.0, rate_limited=0.0, at=at)
+
+    def read_queries(self, queries: Mapping[str, str], at: float) -> dict[str, float]:
+        return dict.fromkeys(queries, 0.0)
 
     def close(self) -> None:
         pass

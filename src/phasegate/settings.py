@@ -129,7 +129,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "--load-duration",
         "PHASEGATE_LOAD_DURATION",
         "how long the load gate runs (5s..60m; default: sized from the mix so every endpoint "
-        "group can reach its design n, at most 3m)",
+        "group and the failure share can reach their design n, at most 15m)",
     ),
     OptionSpec(
         "load_spawn_rate",

@@ -410,20 +410,12 @@ class Sizing(Protocol):
     def too_small(self) -> str | None: ...
 
 
-def judge_sizing(stats: LoadStats, spec: LoadGateSpec, sizing: Sizing) -> Judgement:
-    """A run planned too small for a group to reach n says so, first, when a group fell short."""
+def judge_sizing(undecided: bool, sizing: Sizing) -> Judgement:
+    """A run planned too small to reach every n, and undecided, says so first."""
     warning = sizing.too_small()
-    short = [
-        name
-        for name in spec.judged_groups
-        if (stats.groups.get(name) or stats.combine(name, [name])).requests
-        < spec.min_group_requests
-    ]
-    if warning and short:
+    if warning and undecided:
         return Judgement("sizing", OVERALL, Outcome.INCONCLUSIVE, warning, 0)
-    return Judgement(
-        "sizing", OVERALL, Outcome.PASS, warning or "sized to reach every group's n", 0
-    )
+    return Judgement("sizing", OVERALL, Outcome.PASS, warning or "sized to reach every n", 0)
 
 
 def evaluate(
@@ -435,10 +427,7 @@ def evaluate(
     gated_names = [g for g in all_groups if g not in spec.ungated_groups]
     gated = stats.combine(OVERALL, gated_names)
     everything = stats.combine("all requests", all_groups)
-    # The plan's own judgement only when the run was planned (load.sizing): it leads the reason.
-    planned = [judge_sizing(stats, spec, sizing)] if sizing is not None else []
     judgements: list[Judgement] = [
-        *planned,
         judge_volume(gated, spec),
         judge_rate_limit(everything, spec),
         judge_failures(everything, spec, spec.min_requests),
@@ -447,6 +436,11 @@ def evaluate(
     for name in spec.judged_groups:
         group = stats.groups.get(name) or stats.combine(name, [name])
         judgements.append(judge_latency(group, spec, spec.min_group_requests))
+    if sizing is not None:
+        # The plan's own judgement when the run was planned (load.sizing): it leads the reason
+        # of an undecided run that was sized too small from the start.
+        undecided = combine(judgements)[0] is Outcome.INCONCLUSIVE
+        judgements.insert(0, judge_sizing(undecided, sizing))
     outcome, why = combine(judgements)
     overall = gated.summary()
     overall["all_requests"] = everything.requests

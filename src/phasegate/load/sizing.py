@@ -18,6 +18,7 @@ run is never extended on what it measured.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from phasegate.gates import spec as gate_spec
-from phasegate.gates.design import design_for
+from phasegate.gates.design import design_for, fixed_design
 from phasegate.gates.spec import GateSpec
 from phasegate.load.config import DURATION_RANGE, default_spawn_rate, load_settings
 from phasegate.load.profiles import JUDGED_GROUPS, PHASE_PROFILES, Profile, profile_for_phase
@@ -35,7 +36,8 @@ ASSUMED_RESPONSE_S = 0.2  # added to the think time: a conservative request rate
 SETUP_S = 5.0  # each user's project creation and seeding before its first gated request
 MARGIN = 1.2  # the default duration plans for 20% more than n per group
 STEP_S = 5
-MAX_SIZED_S = 180  # cap of the sized default: a make test run must stay bounded
+MAX_SIZED_S = 900  # cap of the sized default (make test runs no default-sized load run)
+ALL_REQUESTS = "all requests"  # the failure share is judged over every request of the run
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class LoadSizing:
     design_n: int
     design: dict[str, Any]
     groups: tuple[GroupPlan, ...]
+    failures_n: int = 0  # the failure share's design n over all requests (0: none)
 
     @property
     def short(self) -> tuple[GroupPlan, ...]:
@@ -82,8 +85,8 @@ class LoadSizing:
         also = f" (also {', '.join(others)})" if others else ""
         return (
             f"this run was sized too small: group {worst.name} expected {worst.expected:.0f} < "
-            f"n={worst.needed}{also} at {self.users} users for {self.duration_s} s; a group "
-            "below n cannot pass"
+            f"n={worst.needed}{also} at {self.users} users for {self.duration_s} s; below its n "
+            "a group cannot pass"
         )
 
     def describe(self) -> str:
@@ -91,8 +94,8 @@ class LoadSizing:
         how += ", capped" if self.capped else ""
         line = (
             f"load run {self.users} users for {self.duration_s} s ({how}); "
-            f"expected requests per group: {self.expected_text()}; design n={self.design_n} "
-            "per group"
+            f"expected requests: {self.expected_text()}; design n={self.design_n} per group"
+            + (f", {self.failures_n} over all requests (failures)" if self.failures_n else "")
         )
         warning = self.too_small()
         return f"{line}; {warning}" if warning else line
@@ -105,6 +108,7 @@ class LoadSizing:
             "sized_from_mix": self.sized,
             "capped": self.capped,
             "design_n": self.design_n,
+            "failures_n": self.failures_n,
             "design": self.design,
             "expected": {g.name: round(g.expected, 1) for g in self.groups},
             "reachable": self.reachable,
@@ -137,15 +141,17 @@ def allocate(users: int, classes: tuple[UserProfile, ...]) -> dict[str, int]:
 
 
 def group_rates(profile: Profile, users: int) -> dict[str, float]:
-    """Expected requests per second of steady traffic in each judged group, for `users`."""
+    """Expected requests per second of steady traffic in each judged group and in all of them
+    (`ALL_REQUESTS`, whose failures are judged), for `users`."""
     phase = profile.tags[0]
     classes = tuple(c for c in map(_user_profile, profile.user_classes) if c.tasks_for(phase))
     per_class = allocate(users, classes)
-    rates = dict.fromkeys(JUDGED_GROUPS, 0.0)
+    rates = dict.fromkeys((*JUDGED_GROUPS, ALL_REQUESTS), 0.0)
     for user_class in classes:
         tasks = user_class.tasks_for(phase)
         weight = sum(task.weight for task in tasks)
         rate = 1.0 / (sum(user_class.wait_s) / 2 + ASSUMED_RESPONSE_S)
+        rates[ALL_REQUESTS] += per_class[user_class.name] * rate
         for task in tasks:
             group = OPERATIONS[task.operation].group
             if group in rates:
@@ -157,6 +163,19 @@ def _steady_s(duration_s: float, users: int, spawn_rate: float) -> float:
     return max(0.0, duration_s - users / spawn_rate - SETUP_S)
 
 
+def _failures_n(row: GateSpec) -> int:
+    """The design n of the run's failure share (max_failure_ratio), 0 when it has none."""
+    ratio = row.max_failure_ratio or 0.0
+    if not (row.power and row.effect and ratio > 0 and ratio * row.effect < 1):
+        return 0
+    return _design_n(ratio, row.power, row.effect)
+
+
+@functools.cache
+def _design_n(threshold: float, power: float, effect: float) -> int:
+    return fixed_design(threshold, power=power, effect=effect).n
+
+
 def plan_run(
     profile: Profile,
     row: GateSpec,
@@ -165,22 +184,29 @@ def plan_run(
     duration_s: int | None = None,
     spawn_rate: float | None = None,
 ) -> LoadSizing:
-    """The run's size: the given duration, or the shortest that lets every group reach n."""
+    """The run's size: the given duration, or the shortest that lets every group reach its n
+    (p95 per judged group, the failure share over all requests)."""
     design = design_for(row)
     assert row.min_group_samples is not None  # the load row is validated
     needed = max(row.min_group_samples, design.n if design else 0)
+    wants = {name: needed for name in JUDGED_GROUPS}
+    failures_n = _failures_n(row)
+    if failures_n:
+        wants[ALL_REQUESTS] = failures_n
     rate = spawn_rate or default_spawn_rate(users)
     rates = group_rates(profile, users)
     sized = duration_s is None
     capped = False
     if duration_s is None:
-        slowest = min(rates.values())
-        wanted = users / rate + SETUP_S + (needed * MARGIN / slowest if slowest else math.inf)
+        steady = max(
+            (n * MARGIN / rates[name] if rates[name] else math.inf) for name, n in wants.items()
+        )
+        wanted = users / rate + SETUP_S + steady
         duration_s = max(DURATION_RANGE[0], STEP_S * math.ceil(min(wanted, 1e9) / STEP_S))
         if duration_s > MAX_SIZED_S:
             duration_s, capped = MAX_SIZED_S, True
-    steady = _steady_s(duration_s, users, rate)
-    groups = tuple(GroupPlan(name, rates[name] * steady, needed) for name in JUDGED_GROUPS)
+    steady_s = _steady_s(duration_s, users, rate)
+    groups = tuple(GroupPlan(name, rates[name] * steady_s, n) for name, n in wants.items())
     return LoadSizing(
         profile=profile.name,
         users=users,
@@ -190,6 +216,7 @@ def plan_run(
         design_n=needed,
         design=design.to_dict() if design else {},
         groups=groups,
+        failures_n=failures_n,
     )
 
 
