@@ -44,6 +44,13 @@ def test_embedded_phase2_gates_decide_pass_from_a_real_prometheus(tmp_path: Path
     assert errors["outcome"] == "fail", errors["reason"]
     assert errors["reason"].startswith("synthetic mix"), errors["reason"]
     assert "merge-items" in gate_evidence(errors)["mix"]["shares"]
+    # The sample size was the fixed design, stated in the evidence and (short) in the reason.
+    design = gate_evidence(errors)["details"]["design"]
+    assert (design["n"], design["alpha"], design["beta"]) == (3922, 0.05, 0.1), design
+    assert "fixed design n=3,922" in errors["reason"]
+    cpu = checks["gate.cpu"]
+    if cpu["outcome"] == "inconclusive":  # a run shorter than the CPU gate's 5 minutes
+        assert "use --soak 5m" in cpu["reason"], cpu["reason"]
     for gate_id in ("gate.latency-p95",):
         assert checks[gate_id]["outcome"] == "pass", (gate_id, checks[gate_id]["reason"])
         evidence = gate_evidence(checks[gate_id])
