@@ -7,14 +7,7 @@ A gate is data (GateSpec rows in catalog.toml, changed by a user's override file
 
 from phasegate.gates.alertmanager import AlertmanagerClient
 from phasegate.gates.evaluate import evaluate
-from phasegate.gates.observation import (
-    Alert,
-    AlertEvidence,
-    Counts,
-    Freshness,
-    Observation,
-    Window,
-)
+from phasegate.gates.observation import Alert, AlertEvidence, Counts, Freshness, Observation, Window
 from phasegate.gates.prometheus import PrometheusSource, combine_alerts
 from phasegate.gates.result import GateResult
 from phasegate.gates.run import run_gates

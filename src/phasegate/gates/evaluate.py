@@ -22,14 +22,7 @@ from phasegate.gates.kinds.baseline import evaluate_baseline
 from phasegate.gates.kinds.gauge import evaluate_gauge
 from phasegate.gates.kinds.ratio import evaluate_ratio
 from phasegate.gates.kinds.slope import evaluate_slope
-from phasegate.gates.observation import (
-    Alert,
-    AlertEvidence,
-    Counts,
-    Freshness,
-    Observation,
-    Window,
-)
+from phasegate.gates.observation import Alert, AlertEvidence, Counts, Freshness, Observation, Window
 from phasegate.gates.result import GateResult, gate_result, no_data, no_data_outcome
 from phasegate.gates.spec import GateKind, GateSpec
 from phasegate.outcomes import Outcome

@@ -28,14 +28,7 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
 from phasegate.durations import format_duration, parse_duration
-from phasegate.gates.observation import (
-    Alert,
-    AlertEvidence,
-    Counts,
-    Freshness,
-    Observation,
-    Window,
-)
+from phasegate.gates.observation import Alert, AlertEvidence, Counts, Freshness, Observation, Window
 from phasegate.gates.spec import DEFAULT_SELECTOR, GateKind, GateSpec, resolve
 
 MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series

@@ -7,20 +7,17 @@ from typing import Any
 from phasegate.durations import format_duration
 from phasegate.gates import stats
 from phasegate.gates.format import fmt
-from phasegate.gates.kinds.series import finite_points
+from phasegate.gates.kinds.series import points_or_no_data
 from phasegate.gates.observation import Observation
-from phasegate.gates.result import GateResult, gate_result, no_data
+from phasegate.gates.result import GateResult, gate_result
 from phasegate.gates.spec import COMPARATORS, PER_SECONDS, GateSpec
 from phasegate.outcomes import Outcome
 
 
 def evaluate_slope(spec: GateSpec, obs: Observation, confidence: float) -> GateResult:
-    points, dropped = finite_points(obs)
-    if not points:
-        why = "the query returned no samples"
-        if dropped:
-            why = f"all {dropped} samples were NaN or infinite"
-        return no_data(spec, obs, why)
+    points, dropped, missing = points_or_no_data(spec, obs)
+    if missing is not None:
+        return missing
     per = PER_SECONDS[spec.per]
     times = [t for t, _ in points]
     values = [v for _, v in points]
