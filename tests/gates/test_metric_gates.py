@@ -114,7 +114,7 @@ def test_client_and_server_counts_agree(gate_evaluation, evidence, monitoring):
 @pytest.mark.phase2
 @pytest.mark.phase3
 @pytest.mark.phase4
-def test_no_answer_class_escapes_the_plans_metrics(gate_evaluation, evidence):
+def test_no_answer_class_escapes_the_plans_metrics(gate_evaluation, evidence, monitoring):
     """Every class of answer the suite met (2xx, 4xx, 429, 5xx) is counted by each metric the
     plan relies on (request counter, the plan's error rate, the alert rules, the gates).
 
@@ -122,8 +122,8 @@ def test_no_answer_class_escapes_the_plans_metrics(gate_evaluation, evidence):
     alerts cannot see it), not a failure of the service; transport failures (timeouts, refused
     or reset connections) are invisible to every server metric and reported as such.
     """
-    results, state = gate_evaluation
-    if not state.prometheus_url:
+    results = gate_evaluation
+    if not monitoring.prometheus_url:
         raise Inconclusive("no Prometheus to compare with")
     entry = results.get("blind_spots")
     if entry is None:
