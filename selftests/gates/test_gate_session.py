@@ -27,6 +27,7 @@ from phasegate.client import ClientConfig
 from phasegate.gates.design import fixed_design
 from phasegate.gates.evaluate import Counts, Freshness, GateResult, Observation, Window, evaluate
 from phasegate.gates.session import (
+    TOP_UP_RATE_PER_S,
     GatePlan,
     entry_conclusion,
     evaluate_gates,
@@ -378,7 +379,7 @@ def soak_with(
 
     def fake_send(config: ClientConfig, ledger: Ledger, **kwargs: Any) -> Tally:
         calls.append(kwargs)
-        if kwargs.get("rate_per_s"):  # the soak's driver runs for the time it was given
+        if kwargs.get("rate_per_s") == SOAK_RATE_PER_S:  # the soak runs for the time it was given
             time.sleep(kwargs["max_seconds"])
         now = time.time()
         return Tally(requests=4, started=now, finished=now)
@@ -416,9 +417,11 @@ def test_a_short_soak_runs_bounded_traffic_for_that_long(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls, out = soak_with(tmp_path, monkeypatch, 1.5, writes_allowed=True)
-    soaked = [c for c in calls if c.get("rate_per_s")]
+    # Every driver call is paced: the soak at its steady rate, the top-up at its own.
+    assert calls and all(c.get("rate_per_s") for c in calls), "unpaced traffic"
+    soaked = [c for c in calls if c["rate_per_s"] == SOAK_RATE_PER_S]
     assert soaked, "the soak sends traffic through the threaded driver"
-    assert all(c["rate_per_s"] == SOAK_RATE_PER_S for c in soaked), "at a bounded rate"
+    assert [c for c in calls if c["rate_per_s"] == TOP_UP_RATE_PER_S], "top-up paced"
     assert sum(c["max_seconds"] for c in soaked) == pytest.approx(1.5, abs=0.5)
     assert out["soak"]["planned_s"] == 1.5 and out["soak"]["reason"] == "--soak"
     assert out["soak"]["covered_s"] >= 1.0
