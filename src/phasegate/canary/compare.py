@@ -688,9 +688,9 @@ def _compare_difference(
     }
     if n_s and n_c:
         bounds = difference_bounds(k_c, n_c, k_s, n_s, 1.0 - alpha)
-        facts["difference"] = round(bounds.difference, 6)
-        facts["difference_lower"] = round(bounds.lower, 6)
-        facts["difference_upper"] = round(bounds.upper, 6)
+        facts["difference"] = round(bounds.difference, 9)
+        facts["difference_lower"] = round(bounds.lower, 9)
+        facts["difference_upper"] = round(bounds.upper, 9)
     short_s, short_c = max(0, design.stable_n - n_s), max(0, design.canary_n - n_c)
     if short_s or short_c:
         facts["more_needed"] = {"stable": short_s, "canary": short_c}
