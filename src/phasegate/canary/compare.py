@@ -33,15 +33,19 @@ The four judgements (all return `phasegate.outcomes.Conclusion`):
 The designs (defaults: alpha 0.05, power 0.90, stable:canary 9:1; exact binomial probabilities at
 the design's n, computed by `design_n`, reproduced by `bench/canary_power.py`):
 
-- split: n = 23 responses; P(PASS | share 10%) = 0.911, P(PASS | 0%) = 0, P(PASS | 50%) < 1e-4,
-  P(FAIL | 0%) = 0.99 and P(FAIL | 50%) = 1.0 at n.
-- error rate, margin 0.001, FAIL power stated at a canary 0.5 points worse: canary 3,690, stable
-  33,210 requests; false PASS at canary = stable + margin <= 0.025 (stable at 0), P(PASS) = 1 for
-  two error-free arms, P(FAIL | canary 0.5%, stable 0%) = 0.96.
-- share over 500 ms, margin 0.01, FAIL power at a canary 3 points worse: canary 369, stable 3,321
-  (the latency samples); P(FAIL | 3% vs 0%) = 0.97.
+- split: n = 36 responses; P(PASS | share 10%) = 0.954, P(PASS | 0%) = 0,
+  P(PASS | 50%) = 0.00016, P(FAIL | 0%) = 1.0 and P(FAIL | 50%) = 0.99984.
+- error rate, margin 0.001, FAIL power stated at a canary 0.5 points worse: canary 3,675, stable
+  33,075 requests; false PASS at canary = stable + margin 0.0253 (stable at 0; <= alpha for every
+  stable rate), P(PASS) = 1 for two error-free arms, P(FAIL | canary 0.5%, stable 0%) = 0.994.
+  At a stable instance erring 0.02% (0.05%), PASS with 90% needs canary 8,212 (13,559).
+- share over 500 ms, margin 0.01, FAIL power at a canary 3 points worse: canary 551, stable 4,959
+  latencies; false PASS 0.0039, P(FAIL | 3% vs 0%) = 0.901.
 - latency, floor r = 0.1, FAIL power at r = 0.3: canary 318, stable 2,862 latencies (normal
-  approximation of U; simulated false PASS at r = floor and power in `bench/canary_power.py`).
+  approximation of U). Simulated (1,000 runs each): P(PASS | identical) 0.90, P(PASS | r at the
+  floor) 0.043 (the false PASS), P(FAIL | r = 0.3) 1.0, P(FAIL | identical) 0.
+- everything together (`design_n().total`): 38,102 requests through the balancer, so that a
+  random 10% split reaches canary 3,675 and stable 33,075 with probability 0.99 each.
 
 Exactness is about the statistics, not the traffic: the designs assume independent requests.
 The PASS power of the binomial comparisons is stated for two arms without errors (baseline 0);
@@ -368,7 +372,12 @@ def difference_design(
     ratio: float = _ratio(EXPECTED_SHARE),
     baseline: float = 0.0,
 ) -> DifferenceDesign:
-    """The first canary n (stable: ratio x n) with PASS and FAIL powers both at `power`."""
+    """A canary n (stable: ratio x n) with PASS and FAIL powers both at `power`.
+
+    Found by doubling and bisection from the zero-error minimum, and the n returned is one at
+    which both exact powers hold; exact power is not strictly monotone in n (binomial steps), so
+    a smaller n with enough power may exist.
+    """
     _check_share("margin", margin)
     _check_alpha(alpha)
     _check_share("power", power)
