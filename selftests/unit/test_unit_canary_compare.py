@@ -34,7 +34,7 @@ from phasegate.outcomes import Outcome
 DESIGN = design_n()
 ERR = DESIGN.errors
 LAT = DESIGN.latency
-SLOW = difference_design("share over 500 ms", 0.01, effect=0.03)
+SLOW = DESIGN.slow
 
 
 def _latencies(rng: np.random.Generator, n: int, shift_s: float = 0.0) -> tuple[float, ...]:
@@ -399,3 +399,15 @@ def test_designs_refuse_meaningless_parameters() -> None:
     with pytest.raises(ValueError, match="effect must be in"):
         latency_design(0.1, effect=0.05)
     assert latency_design().canary_n == LAT.canary_n
+
+
+def test_defaults_follow_a_wider_margin() -> None:
+    """A caller's margin beyond the default effect still gets a design that can FAIL."""
+    stable = ArmSample("stable", 9000, 0)
+    result = compare_error_rates(stable, ArmSample("canary", 1000, 300), margin=0.01)
+    design = result.facts["design"]
+    assert design["effect"] == pytest.approx(0.03) and design["margin"] == 0.01
+    assert result.outcome is Outcome.FAIL, result.reason
+    assert compare_error_rates(stable, ArmSample("canary", 1000, 0), margin=0.01).outcome is (
+        Outcome.PASS
+    )

@@ -104,6 +104,11 @@ def _check_share(name: str, value: float, *, closed: bool = False) -> None:
         raise ValueError(f"{name} must be in {'[0, 1]' if closed else '(0, 1)'}, got {value!r}")
 
 
+def _effect_for(margin: float, default: float) -> float:
+    """The excess a design's FAIL power is stated at: the default, or 3x a margin beyond it."""
+    return default if default > margin else min(3.0 * margin, (1.0 + margin) / 2.0)
+
+
 def _ratio(expected: float) -> float:
     """Stable requests per canary request under the expected split (9 for 10%)."""
     return (1.0 - expected) / expected
@@ -551,6 +556,7 @@ def design_n(
     error_baseline: float = 0.0,
     effect_floor: float = EFFECT_FLOOR,
     latency_effect: float = LATENCY_EFFECT,
+    threshold_s: float = SLOW_THRESHOLD_S,
     slow_margin: float = SLOW_MARGIN,
     slow_effect: float = SLOW_EFFECT,
     slow_baseline: float = 0.0,
@@ -566,7 +572,7 @@ def design_n(
     )
     latency = latency_design(effect_floor, alpha, power, latency_effect, ratio)
     slow = difference_design(
-        "share over the latency threshold",
+        f"share over {threshold_s * 1000:g} ms",
         slow_margin,
         alpha,
         power,
@@ -758,7 +764,9 @@ def compare_error_rates(
     """
     _check_roles(stable, canary)
     if design is None:
-        design = difference_design("error rate", margin, alpha)
+        design = difference_design(
+            "error rate", margin, alpha, effect=_effect_for(margin, ERROR_EFFECT)
+        )
     elif (design.margin, design.alpha) != (margin, alpha):
         raise ValueError(
             f"design margin/alpha {design.margin}/{design.alpha} differ from {margin}/{alpha}"
@@ -786,7 +794,7 @@ def compare_slow_share(
         raise ValueError(f"threshold_s must be > 0, got {threshold_s!r}")
     measure = f"share over {threshold_s * 1000:g} ms"
     if design is None:
-        design = difference_design(measure, margin, alpha, effect=SLOW_EFFECT)
+        design = difference_design(measure, margin, alpha, effect=_effect_for(margin, SLOW_EFFECT))
     elif (design.margin, design.alpha) != (margin, alpha):
         raise ValueError(
             f"design margin/alpha {design.margin}/{design.alpha} differ from {margin}/{alpha}"
