@@ -680,6 +680,23 @@ def split_share(
     )
 
 
+def _short_of_design(
+    measure: str, have: tuple[int, int], design: tuple[int, int], facts: dict[str, Any]
+) -> Conclusion | None:
+    """INCONCLUSIVE below a fixed design's (stable, canary) sizes, saying how many more each."""
+    short_s, short_c = (max(0, need - got) for got, need in zip(have, design, strict=True))
+    if not (short_s or short_c):
+        return None
+    facts["more_needed"] = {"stable": short_s, "canary": short_c}
+    return Conclusion(
+        Outcome.INCONCLUSIVE,
+        f"{measure}: {have[1]:,} canary and {have[0]:,} stable samples, below the fixed design "
+        f"of {design[1]:,} / {design[0]:,}: {short_c:,} more canary and {short_s:,} more "
+        "stable needed",
+        facts,
+    )
+
+
 def _compare_difference(
     measure: str,
     stable: ArmSample,
@@ -706,16 +723,9 @@ def _compare_difference(
         facts["difference"] = round(bounds.difference, 9)
         facts["difference_lower"] = round(bounds.lower, 9)
         facts["difference_upper"] = round(bounds.upper, 9)
-    short_s, short_c = max(0, design.stable_n - n_s), max(0, design.canary_n - n_c)
-    if short_s or short_c:
-        facts["more_needed"] = {"stable": short_s, "canary": short_c}
-        return Conclusion(
-            Outcome.INCONCLUSIVE,
-            f"{measure}: {n_c:,} canary and {n_s:,} stable samples, below the fixed design of "
-            f"{design.canary_n:,} / {design.stable_n:,}: {short_c:,} more canary and "
-            f"{short_s:,} more stable needed",
-            facts,
-        )
+    short = _short_of_design(measure, (n_s, n_c), (design.stable_n, design.canary_n), facts)
+    if short is not None:
+        return short
     seen = (
         f"{measure}: canary {k_c:,}/{n_c:,} vs stable {k_s:,}/{n_s:,}, difference "
         f"{bounds.difference:+.4%} in [{bounds.lower:+.4%}, {bounds.upper:+.4%}] "
@@ -865,16 +875,9 @@ def compare_latency(
             "rank_biserial_upper": round(r_upper, 6),
         }
     )
-    short_s, short_c = max(0, design.stable_n - n_s), max(0, design.canary_n - n_c)
-    if short_s or short_c:
-        facts["more_needed"] = {"stable": short_s, "canary": short_c}
-        return Conclusion(
-            Outcome.INCONCLUSIVE,
-            f"latency: {n_c:,} canary and {n_s:,} stable latencies, below the fixed design of "
-            f"{design.canary_n:,} / {design.stable_n:,}: {short_c:,} more canary and "
-            f"{short_s:,} more stable needed",
-            facts,
-        )
+    short = _short_of_design("latency", (n_s, n_c), (design.stable_n, design.canary_n), facts)
+    if short is not None:
+        return short
     seen = (
         f"latency: canary p95 {facts['canary']['p95_ms']} ms vs stable "
         f"{facts['stable']['p95_ms']} ms; Mann-Whitney U={rank.u1:,.1f}, p={rank.p_greater:.3g}, "
