@@ -10,15 +10,20 @@
 - A comparison of two Poisson counts given their exposures (the conditional binomial test), for
   "no increase from baseline".
 - A least-squares slope with its one-sided Student-t bound, for growth and leak gates.
+- Two samples side by side (the canary against stable): exact one-sided bounds on the difference
+  of two binomial rates (`difference_bounds`), and the Mann-Whitney rank test with its effect
+  size and DeLong's standard error (`mann_whitney`).
 
 Every function is pure and total on its documented domain; bad input raises ValueError.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 CONFIDENCE = 0.95
 
@@ -415,3 +420,166 @@ def fit_slope(
         max(times) - min(times),
         stderr * scale,
     )
+
+
+# -- Two binomial proportions: bounds on their difference ----------------------------------------
+
+
+def sidak_level(confidence: float) -> float:
+    """The per-sample confidence whose product over two independent samples is `confidence`.
+
+    Two independent one-sided bounds, each holding with probability sqrt(confidence), hold
+    together with probability at least `confidence` (independence, not Bonferroni's union bound).
+    """
+    _check_confidence(confidence)
+    return math.sqrt(confidence)
+
+
+def binom_pmf(k: int, n: int, p: float) -> float:
+    """P(X = k) for X ~ Binomial(n, p), through log-gamma (no overflow at large n)."""
+    _check_counts(k, n)
+    if p <= 0.0:
+        return 1.0 if k == 0 else 0.0
+    if p >= 1.0:
+        return 1.0 if k == n else 0.0
+    log_pmf = (
+        math.lgamma(n + 1)
+        - math.lgamma(k + 1)
+        - math.lgamma(n - k + 1)
+        + k * math.log(p)
+        + (n - k) * math.log1p(-p)
+    )
+    return math.exp(log_pmf)
+
+
+@dataclass(frozen=True)
+class DifferenceBounds:
+    """One-sided bounds on p1 - p0 from k1 of n1 and k0 of n0, independent samples.
+
+    `upper` = U1 - L0 and `lower` = L1 - U0 with each Clopper-Pearson bound at the Sidak level:
+    P(p1 - p0 <= upper) >= confidence and P(p1 - p0 >= lower) >= confidence for every pair of
+    true rates, exactly (no normal approximation, no nuisance parameter to maximise over).
+    """
+
+    k1: int
+    n1: int
+    k0: int
+    n0: int
+    confidence: float
+    lower: float
+    upper: float
+
+    @property
+    def difference(self) -> float:
+        return self.k1 / self.n1 - self.k0 / self.n0
+
+
+def difference_bounds(
+    k1: int, n1: int, k0: int, n0: int, confidence: float = CONFIDENCE
+) -> DifferenceBounds:
+    """Exact one-sided bounds on the difference of two binomial rates (see `DifferenceBounds`)."""
+    _check_counts(k1, n1)
+    _check_counts(k0, n0)
+    if n1 == 0 or n0 == 0:
+        raise ValueError(f"both samples need requests, got n1={n1}, n0={n0}")
+    level = sidak_level(confidence)
+    upper = upper_bound(k1, n1, level) - lower_bound(k0, n0, level)
+    lower = lower_bound(k1, n1, level) - upper_bound(k0, n0, level)
+    return DifferenceBounds(k1, n1, k0, n0, confidence, lower, upper)
+
+
+# -- Two samples of a continuous measure: the Mann-Whitney rank test ------------------------------
+
+_NORMAL = NormalDist()
+
+
+def normal_quantile(q: float) -> float:
+    """The z with P(Z <= z) = q for a standard normal Z (0 < q < 1)."""
+    return _NORMAL.inv_cdf(q)
+
+
+@dataclass(frozen=True)
+class RankComparison:
+    """Sample 1 against sample 0 by ranks.
+
+    `theta` = P(X1 > X0) + P(X1 = X0) / 2 estimated as U1 / (n1 n0) (the common-language effect
+    size); `rank_biserial` = 2 theta - 1 in [-1, 1], 0 when neither tends to be larger.
+    `p_greater` is the one-sided Mann-Whitney p-value for "sample 1 tends to be larger" (normal
+    approximation with tie and continuity corrections, scipy's `method="asymptotic"`).
+    `se_theta` is DeLong's standard error of theta from the placement values: unlike the null
+    variance of U it holds away from theta = 1/2, which a bound on the effect needs.
+    """
+
+    n1: int
+    n0: int
+    u1: float
+    theta: float
+    rank_biserial: float
+    z: float
+    p_greater: float
+    se_theta: float
+
+    def theta_upper(self, confidence: float = CONFIDENCE) -> float:
+        """One-sided upper confidence bound on theta (normal, DeLong standard error)."""
+        _check_confidence(confidence)
+        return min(1.0, self.theta + normal_quantile(confidence) * self.se_theta)
+
+    def theta_lower(self, confidence: float = CONFIDENCE) -> float:
+        _check_confidence(confidence)
+        return max(0.0, self.theta - normal_quantile(confidence) * self.se_theta)
+
+
+def _sample_variance(values: Sequence[float]) -> float:
+    n = len(values)
+    if n < 2:
+        return 0.0
+    mean = math.fsum(values) / n
+    return math.fsum((v - mean) ** 2 for v in values) / (n - 1)
+
+
+def mann_whitney(x1: Sequence[float], x0: Sequence[float]) -> RankComparison:
+    """Mann-Whitney U of x1 against x0, its one-sided p-value and DeLong's standard error."""
+    n1, n0 = len(x1), len(x0)
+    if n1 == 0 or n0 == 0:
+        raise ValueError(f"both samples need values, got {n1} and {n0}")
+    if not all(math.isfinite(v) for v in (*x1, *x0)):
+        raise ValueError("values must be finite")
+    s1, s0 = sorted(x1), sorted(x0)
+    # Placements: for each value, the share of the other sample it beats (ties count half).
+    place1 = [
+        (bisect.bisect_left(s0, v) + (bisect.bisect_right(s0, v) - bisect.bisect_left(s0, v)) / 2)
+        / n0
+        for v in x1
+    ]
+    place0 = [
+        (
+            n1
+            - bisect.bisect_right(s1, v)
+            + (bisect.bisect_right(s1, v) - bisect.bisect_left(s1, v)) / 2
+        )
+        / n1
+        for v in x0
+    ]
+    u1 = math.fsum(place1) * n0
+    theta = u1 / (n1 * n0)
+    se_theta = math.sqrt(_sample_variance(place1) / n1 + _sample_variance(place0) / n0)
+    # Null variance of U with the tie correction, from the sizes of the groups of equal values.
+    n = n1 + n0
+    pooled = sorted((*x1, *x0))
+    ties = 0.0
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and pooled[j + 1] == pooled[i]:
+            j += 1
+        t = j - i + 1
+        ties += t**3 - t
+        i = j + 1
+    variance = n1 * n0 / 12.0 * ((n + 1) - ties / (n * (n - 1))) if n > 1 else 0.0
+    mean_u = n1 * n0 / 2.0
+    if variance <= 0.0:
+        z, p_greater = 0.0, 1.0
+    else:
+        z = (u1 - mean_u - 0.5) / math.sqrt(variance)
+        p_greater = 1.0 - _NORMAL.cdf(z)
+    return RankComparison(n1, n0, u1, theta, 2.0 * theta - 1.0, z, p_greater, se_theta)
