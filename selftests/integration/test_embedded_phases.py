@@ -254,3 +254,51 @@ def test_phase4_contract_is_read_only_and_safe(tmp_path: Path) -> None:
         assert set(report["examples"]) == {"positive"}, check["id"]  # no invalid input
         assert sum(report["examples"].values()) <= 6 + 2, check["id"]
     no_server_left(verdict)
+
+
+# Authentication (tests/auth): SkillMeat 0.74.0 started with each of its own auth settings.
+# Memory & Context routes authenticate through `require_auth()` only, i.e. the auth provider;
+# the legacy API key (`verify_api_key`) guards other routers, and the local provider (the
+# default, also with SKILLMEAT_AUTH_ENABLED=true) grants local-admin to every request.
+AUTH_SERVING_MODES = ("auth-enabled", "api-key", "auth-enabled-api-key", "api-keys-v2")
+AUTH_FAILS = {
+    f"auth.refused-{kind}.{mode}"
+    for kind in ("without-credentials", "wrong-credentials")
+    for mode in (*AUTH_SERVING_MODES, "clerk")
+}
+# Not run here: the enterprise edition needs PostgreSQL with SkillMeat's enterprise schema.
+AUTH_INCONCLUSIVE = {
+    "auth.refused-without-credentials.enterprise",
+    "auth.refused-wrong-credentials.enterprise",
+}
+
+
+def test_phase4_auth_modes_on_real_skillmeat(tmp_path: Path) -> None:
+    code, verdict, output = run_phase("phase4", tmp_path, "tests/auth")
+    assert code == 1, output[-3000:]
+    assert outcomes(verdict, "fail", "error") == AUTH_FAILS, output[-3000:]
+    assert outcomes(verdict, "inconclusive") == AUTH_INCONCLUSIVE
+    checks = {c["id"]: c for c in verdict["checks"]}
+    for check_id in AUTH_FAILS:
+        facts = checks[check_id]["evidence"]["facts"]
+        assert len(facts["answers"]) == 27, check_id
+        assert checks[check_id]["blocking"] is True
+        statuses = facts["statuses"]
+        if check_id.endswith(".clerk"):
+            # the Clerk provider returns no context without a valid token; require_auth then
+            # reads .user_id of None: 500 on every operation, with and without a wrong token
+            assert statuses == {"500": 27}, statuses
+        else:
+            # served: lists, counts, search, global, module memories, bulk ops, extract
+            # preview, pack preview and generate, export (12); the rest reach the handler
+            # (400/404) or fail in it (500 on a module create and an import)
+            assert statuses == {"200": 12, "400": 3, "404": 10, "500": 2}, (check_id, statuses)
+            assert "rule cross-project" in checks[check_id]["reason"]
+    # the right API key is served where the mode has one (authentication is not refusing all)
+    for mode in ("api-key", "auth-enabled-api-key"):
+        right = checks[f"auth.refused-without-credentials.{mode}"]["evidence"]["facts"]
+        assert right["right_credential"]["refused"] == []
+    logs = sorted(p.name for p in tmp_path.glob("auth-skillmeat-*.log"))
+    assert logs == sorted(f"auth-skillmeat-{m}.log" for m in (*AUTH_SERVING_MODES, "clerk"))
+    assert "pg-" not in "".join(p.read_text() for p in tmp_path.glob("auth-skillmeat-*.log"))
+    no_server_left(verdict)

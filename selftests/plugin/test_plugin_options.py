@@ -54,6 +54,12 @@ TWO_PHASES = suite(
             "--writes: invalid value 'sometimes' (from command line --writes)",
             id="writes",
         ),
+        pytest.param(
+            ["--phase=phase4", "--auth-expected=maybe"],
+            {},
+            "--auth-expected: invalid value 'maybe' (from command line --auth-expected)",
+            id="auth-expected",
+        ),
     ],
 )
 def test_bad_option_value_is_a_usage_error(

@@ -39,6 +39,7 @@ LAYERS: dict[str, tuple[str, str, str]] = {
     "contract_seed": ("7", "0", "4294967295"),
     "contract_schema": ("/tmp/openapi.json", "https://schema.example/openapi.json", "api.json"),
     "soak": ("5m", "90", "1h30m"),
+    "auth_expected": ("yes", "no", " Auto "),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -65,6 +66,7 @@ DEFAULTS: dict[str, Any] = {
     "contract_seed": 0,
     "contract_schema": None,
     "soak": 0.0,
+    "auth_expected": "auto",
 }
 
 # The Settings attribute an option lands in, where it differs from the option's name.
@@ -92,7 +94,7 @@ def converted(name: str, raw: str) -> Any:
         return {"5m": 300.0, "4h": 14400.0, "90": 90.0, "1h30m": 5400.0}[raw]
     if name == "gate_overrides":
         return Path(raw)
-    if name == "contract_profile":
+    if name in ("contract_profile", "auth_expected"):
         return raw.strip().lower()
     if name in ("contract_examples", "contract_seed"):
         return int(raw)
@@ -202,6 +204,8 @@ BAD_VALUES: list[tuple[str, str, str]] = [
     ("contract_examples", "many", "whole number of examples"),
     ("contract_seed", "-1", "whole number"),
     ("contract_seed", "0x10", "whole number"),
+    ("auth_expected", "maybe", "expected auto, yes or no"),
+    ("auth_expected", "true", "expected auto, yes or no"),
 ]
 
 

@@ -98,6 +98,11 @@ def contract_profile_of(config: pytest.Config) -> ContractProfile | None:
     return _state(config).contract_profile
 
 
+def settings_of(config: pytest.Config) -> Settings:
+    """The run's settings, for collection hooks (they run before any fixture)."""
+    return _state(config).settings
+
+
 @pytest.fixture(scope="session")
 def contract_profile(pytestconfig: pytest.Config) -> ContractProfile | None:
     """How hard the contract suite may push the target, decided once for the run."""

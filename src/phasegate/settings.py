@@ -188,6 +188,16 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "only with --writes=allow",
         default="0",
     ),
+    OptionSpec(
+        "auth_expected",
+        "--auth-expected",
+        "PHASEGATE_AUTH_EXPECTED",
+        "does the --api-url deployment authenticate? yes: the auth checks expect every Memory & "
+        "Context request without or with wrong credentials refused (401/403); no: they are "
+        "INCONCLUSIVE (not judged); auto: yes when --api-key or --api-token is given, else "
+        "INCONCLUSIVE. The embedded default probes SkillMeat's own auth modes instead",
+        default="auto",
+    ),
 )
 
 _VERSION_SEGMENT = re.compile(r"^v[0-9]+$")
@@ -217,6 +227,7 @@ class Settings:
     contract_seed: int = 0
     contract_schema: str | None = None
     soak: float = 0.0  # seconds of soak traffic before the gates are judged (--soak)
+    auth_expected: str = "auto"  # does the --api-url deployment authenticate (--auth-expected)
 
     @property
     def embedded(self) -> bool:
@@ -407,6 +418,12 @@ def resolve(
         ),
         contract_schema=raw["contract_schema"][0],
         soak=_convert(spec_by["soak"], *raw["soak"], _soak, "expected a duration such as 5m, or 0"),
+        auth_expected=_convert(
+            spec_by["auth_expected"],
+            *raw["auth_expected"],
+            _one_of(("auto", "yes", "no")),
+            "expected auto, yes or no",
+        ),
     )
 
 

@@ -7,7 +7,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -28,6 +29,8 @@ class ServerSpec:
     log_path: Path
     name: str = "skillmeat"
     ready_timeout_s: float = 90.0
+    # SkillMeat settings on top of the stack's own (e.g. its authentication modes); they win.
+    extra_env: Mapping[str, str] = field(default_factory=dict)
 
 
 class SkillMeatServer:
@@ -65,6 +68,7 @@ class SkillMeatServer:
             SKILLMEAT_LOG_LEVEL="INFO",
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.spec.extra_env)
         return env
 
     def start(self) -> str:
