@@ -8,6 +8,7 @@ INCONCLUSIVE forever).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -35,22 +36,36 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def auth_mode_runs(settings, target):
-    """Each mode's server runs once per process, when a check first asks for it, then stops."""
+    """Every mode's server runs once per process, all started together when a check first asks.
+
+    Each mode is a SkillMeat start (about 10 s of mostly import time) plus its probe; started
+    one after another they would be most of a phase-4 run. Two at a time keeps the wall time
+    short without starving the phase's own stack on a small machine.
+    """
     runs: dict[str, ModeRun] = {}
-    by_name = {mode.name: mode for mode in MODES}
+
+    def run(mode, python) -> ModeRun:
+        return run_mode(
+            mode,
+            python=python,
+            log_dir=settings.report_dir,
+            api_version=settings.api_version,
+            timeout_s=settings.request_timeout,
+            run_id=target.run_id,
+            check_id=f"auth.{mode.name}",
+        )
 
     def get(name: str) -> ModeRun:
-        if name not in runs:
+        if not runs:
             python = ensure_skillmeat(settings.skillmeat_version)
-            runs[name] = run_mode(
-                by_name[name],
-                python=python,
-                log_dir=settings.report_dir,
-                api_version=settings.api_version,
-                timeout_s=settings.request_timeout,
-                run_id=target.run_id,
-                check_id=f"auth.{name}",
-            )
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="auth-mode") as pool:
+                runs.update(
+                    zip(
+                        (m.name for m in MODES),
+                        pool.map(lambda mode: run(mode, python), MODES),
+                        strict=True,
+                    )
+                )
         return runs[name]
 
     return get

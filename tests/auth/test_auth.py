@@ -8,6 +8,10 @@ Against a deployment (`--api-url`) the checks run when the user says it authenti
 (`--auth-expected=yes`, or `auto` with `--api-key` / `--api-token` given); the given
 credential is also sent, to tell authentication from a server that refuses everyone. On the
 embedded default they probe SkillMeat started with each of its own authentication modes.
+
+Phase 4 only: the plan turns the feature on for production there, and production is where
+authentication is expected (issue #11: "against a deployment that has it (phase 4 in
+production)"); each mode costs a SkillMeat start, which phase 2 need not repeat.
 """
 
 from __future__ import annotations
@@ -82,7 +86,6 @@ def _judge(kind, subject, settings, client_config, target, evidence, check_meta,
 
 
 @pytest.mark.check("auth.refused-without-credentials", writes=True)
-@pytest.mark.phase2
 @pytest.mark.phase4
 @pytest.mark.parametrize("subject", SUBJECTS, ids=SUBJECTS)
 def test_refused_without_credentials(
@@ -100,7 +103,6 @@ def test_refused_without_credentials(
 
 
 @pytest.mark.check("auth.refused-wrong-credentials", writes=True)
-@pytest.mark.phase2
 @pytest.mark.phase4
 @pytest.mark.parametrize("subject", SUBJECTS, ids=SUBJECTS)
 def test_refused_wrong_credentials(
