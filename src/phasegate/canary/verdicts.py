@@ -84,3 +84,53 @@ def judge_memory_difference(seen: Mapping[str, Mapping[str, int | None]]) -> Con
         return Conclusion(Outcome.FAIL, "; ".join(problems), facts)
     summary = "memory endpoints served by the canary and refused by stable, as the flags say"
     return Conclusion(Outcome.PASS, summary, {**facts, "summary": summary})
+
+
+def judge_impact(results: Mapping[str, Sequence[Mapping[str, Any]]], reads: int) -> Conclusion:
+    """The same user sessions through the balancer and against stable alone, step by step.
+
+    A session is: create a project (201), write a memory item into it (201), read it back
+    `reads` times (200 each). Impact "zero or positive" means the balancer's sessions succeed
+    wherever stable alone's did.
+    """
+
+    def tally(sessions: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+        wanted = len(sessions) * (2 + reads)
+        ok = (
+            sum(s.get("project") == 201 for s in sessions)
+            + sum(s.get("write") == 201 for s in sessions)
+            + sum(r == 200 for s in sessions for r in s.get("reads", []))
+        )
+        return ok, wanted
+
+    base_ok, base_n = tally(results.get("stable-alone", ()))
+    via_ok, via_n = tally(results.get("balancer", ()))
+    facts: dict[str, Any] = {
+        "steps_ok_stable_alone": f"{base_ok}/{base_n}",
+        "steps_ok_balancer": f"{via_ok}/{via_n}",
+    }
+    if base_n == 0 or via_n == 0:
+        return Conclusion(Outcome.INCONCLUSIVE, "no session was run", facts)
+    if base_ok < base_n:
+        return Conclusion(
+            Outcome.INCONCLUSIVE,
+            f"the baseline itself failed ({base_ok} of {base_n} steps on stable alone): no "
+            "reference to compare the balancer with",
+            facts,
+        )
+    if via_ok < via_n:
+        split = [
+            s
+            for s in results["balancer"]
+            if s.get("project_side") != s.get("write_side")
+            or any(side != s.get("write_side") for side in s.get("read_sides", []))
+        ]
+        return Conclusion(
+            Outcome.FAIL,
+            f"through the balancer {via_n - via_ok} of {via_n} steps of the same sessions failed "
+            f"(stable alone: none); {len(split)} of {len(results['balancer'])} sessions had "
+            "their steps answered by different sides",
+            facts,
+        )
+    summary = f"all {via_n} steps of {len(results['balancer'])} sessions succeeded, as alone"
+    return Conclusion(Outcome.PASS, summary, {**facts, "summary": summary})

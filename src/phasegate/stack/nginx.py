@@ -8,6 +8,7 @@ what it saw to stable or canary without reading nginx's log.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -156,9 +157,9 @@ class NginxSplit:
         if tested.returncode != 0:
             raise NginxError(f"nginx -t rejected {self.conf}: {tested.stderr.strip()[-1500:]}")
 
-    def start(self, ready_timeout_s: float = 20.0) -> str:
+    def start(self, ready_timeout_s: float = 20.0, port: int | None = None) -> str:
         self.prefix.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = port or free_port()
         self._write()
         self.process = ManagedProcess(
             "nginx", self._argv("-g", "daemon off;"), log_path=self.log_path, cwd=self.prefix
@@ -193,14 +194,35 @@ class NginxSplit:
         except (OSError, ValueError) as exc:
             raise NginxError(f"no nginx master pid in {self.prefix}: {exc}") from None
 
-    def reload(self, backends: tuple[Backend, ...]) -> None:
-        """Rewrite the upstream and reload (SIGHUP): the plan's rollback step for the balancer.
+    def workers(self) -> set[int]:
+        """The master's worker processes now (Linux: /proc/PID/task/*/children)."""
+        found: set[int] = set()
+        for task in Path(f"/proc/{self.master_pid()}/task").glob("*"):
+            with contextlib.suppress(OSError, ValueError):
+                found.update(int(p) for p in (task / "children").read_text().split())
+        return found
+
+    def reload(self, backends: tuple[Backend, ...], timeout_s: float = 15.0) -> None:
+        """Rewrite the upstream, reload (SIGHUP) and return once only new workers serve.
 
         nginx checks the new file first (`-t`), so a bad file raises and the old split stays.
+        SIGHUP returns at once while old workers may still take requests with the old upstream;
+        the rollback's next step (stopping the canary) must wait until they are gone, or those
+        requests meet a stopped canary.
         """
         self.backends = backends
         self._write()
+        old = self.workers()
         os.kill(self.master_pid(), signal.SIGHUP)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            now = self.workers()
+            if now and not (now & old):
+                return
+            time.sleep(0.02)
+        raise NginxError(
+            f"nginx still runs old workers {sorted(old)} {timeout_s:.0f} s after reload"
+        )
 
     def remove(self, role: str) -> None:
         """Take one side out of rotation (the plan's rollback: the canary) and reload."""
