@@ -22,7 +22,7 @@ from phasegate.outcomes import Conclusion, Outcome
 class RollbackRun:
     attempts: tuple[Attempt, ...]
     began: float  # monotonic: the rollback's first step
-    reloaded: float  # the balancer took the new upstream (the reload signal was sent)
+    reloaded: float  # the first step returned (the embedded reload returns once new workers serve)
     finished: float  # the canary was stopped
     error: str = ""  # the rollback itself raised
 
@@ -79,7 +79,10 @@ def judge_rollback(run: RollbackRun) -> Conclusion:
         "requests_during_and_after": len(during),
         "failed_during_and_after": len(failed),
         "failures": [f"{a.path}: {a.status or a.error}" for a in failed][:10],
-        "rollback_time_s": round(last_canary - run.began, 3),
+        # Until the new workers serve, the canary may still answer; after, it cannot: the time
+        # until every response comes from stable is the later of the two.
+        "rollback_time_s": round(max(last_canary, run.reloaded) - run.began, 3),
+        "last_canary_answer_after_s": round(last_canary - run.began, 3),
         "reload_signalled_after_s": round(run.reloaded - run.began, 3),
         "canary_stopped_after_s": round(run.finished - run.began, 3),
         "requests_after_canary_stopped": len(after_stop),
@@ -107,7 +110,7 @@ def judge_rollback(run: RollbackRun) -> Conclusion:
     if problems:
         return Conclusion(Outcome.FAIL, "; ".join(problems), facts)
     summary = (
-        f"rollback in {facts['rollback_time_s']:.3f} s (last canary answer after it began); "
+        f"every response from stable {facts['rollback_time_s']:.3f} s after the rollback began; "
         f"0 of {len(during)} requests failed; {len(after_stop)} answers after the stop, all stable"
     )
     return Conclusion(Outcome.PASS, summary, {**facts, "summary": summary})
