@@ -39,6 +39,10 @@ LAYERS: dict[str, tuple[str, str, str]] = {
     "contract_seed": ("7", "0", "4294967295"),
     "contract_schema": ("/tmp/openapi.json", "https://schema.example/openapi.json", "api.json"),
     "soak": ("5m", "90", "1h30m"),
+    "stable_url": ("http://st-cli:8080", "http://st-env:8080", "http://st-ini:8080"),
+    "canary_url": ("http://ca-cli:8081", "http://ca-env:8081", "http://ca-ini:8081"),
+    "stable_selector": ('role="stable"', 'instance="api-1:8080"', 'job="api",role!="canary"'),
+    "canary_selector": ('role="canary"', 'instance=~"canary.*"', 'job="api", role="canary"'),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -65,6 +69,10 @@ DEFAULTS: dict[str, Any] = {
     "contract_seed": 0,
     "contract_schema": None,
     "soak": 0.0,
+    "stable_url": None,
+    "canary_url": None,
+    "stable_selector": 'role="stable"',
+    "canary_selector": 'role="canary"',
 }
 
 # The Settings attribute an option lands in, where it differs from the option's name.

@@ -24,7 +24,6 @@ from phasegate.outcomes import Inconclusive
 from phasegate.phases import Phase
 from phasegate.ratelimit import client_network
 from phasegate.resources import Registry, Resource
-from phasegate.runstate import state_of
 
 CONTRACT_DIR = Path(__file__).parent
 
@@ -47,22 +46,21 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def client_config(pytestconfig, target, settings, canary_sides):
+def client_config(client_config, settings, canary_sides):
     """The contract's target: in phase 3 the canary directly, the side whose contract changed.
 
     Through the balancer nine requests in ten would fuzz the flag-OFF stable, and the pins (a
     project, items, a module) would land on either side at random. Without --canary-url the
     contract cannot be aimed at the canary and says so.
     """
-    config = state_of(pytestconfig).client_config()
     if settings.phase is not Phase.PHASE3:
-        return config
+        return client_config
     if not canary_sides.canary_url:
         raise Inconclusive(
             "phase 3 fuzzes the canary's contract directly: pass --canary-url (the canary "
             "instance beside the balancer)"
         )
-    return dataclasses.replace(config, api_url=canary_sides.canary_url)
+    return dataclasses.replace(client_config, api_url=canary_sides.canary_url)
 
 
 @pytest.fixture(scope="session")
