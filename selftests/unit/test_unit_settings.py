@@ -40,6 +40,10 @@ LAYERS: dict[str, tuple[str, str, str]] = {
     "contract_schema": ("/tmp/openapi.json", "https://schema.example/openapi.json", "api.json"),
     "soak": ("5m", "90", "1h30m"),
     "auth_expected": ("yes", "no", " Auto "),
+    "stable_url": ("http://st-cli:8080", "http://st-env:8080", "http://st-ini:8080"),
+    "canary_url": ("http://ca-cli:8081", "http://ca-env:8081", "http://ca-ini:8081"),
+    "stable_selector": ('role="stable"', 'instance="api-1:8080"', 'job="api",role!="canary"'),
+    "canary_selector": ('role="canary"', 'instance=~"canary.*"', 'job="api", role="canary"'),
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -67,6 +71,10 @@ DEFAULTS: dict[str, Any] = {
     "contract_schema": None,
     "soak": 0.0,
     "auth_expected": "auto",
+    "stable_url": None,
+    "canary_url": None,
+    "stable_selector": 'role="stable"',
+    "canary_selector": 'role="canary"',
 }
 
 # The Settings attribute an option lands in, where it differs from the option's name.

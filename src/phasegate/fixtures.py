@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from phasegate.canary.sides import CanarySides
 from phasegate.checks import CheckMeta
 from phasegate.client import JSON, ClientConfig, SkillMeatClient
 from phasegate.contract.profiles import ContractProfile
@@ -319,3 +320,38 @@ def make_module(api: SkillMeatClient, cleanup: Registry, target: Target) -> Modu
         return module
 
     return make
+
+
+# -- phase 3: the canary beside the stable instance ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RollbackControl:
+    """What the rollback check may change: the run's own nginx folder and canary process group."""
+
+    balancer_dir: Path
+    canary_pid: int
+
+
+@pytest.fixture(scope="session")
+def canary_sides(pytestconfig: pytest.Config, target: Target) -> CanarySides:
+    """The balancer (the target), each side directly when known, and their Prometheus selectors."""
+    state = _state(pytestconfig)
+    return CanarySides(
+        balancer_url=target.api_url,
+        stable_url=state.stable_url,
+        canary_url=state.canary_url,
+        stable_selector=state.settings.stable_selector,
+        canary_selector=state.settings.canary_selector,
+        embedded=target.embedded,
+        prometheus_url=state.prometheus_url,
+    )
+
+
+@pytest.fixture(scope="session")
+def rollback_control(pytestconfig: pytest.Config, target: Target) -> RollbackControl | None:
+    """The embedded split's controls; None against a deployment (its balancer is not ours)."""
+    state = _state(pytestconfig)
+    if not state.balancer_dir or not state.canary_pid:
+        return None
+    return RollbackControl(Path(state.balancer_dir), state.canary_pid)

@@ -28,6 +28,7 @@ class Kind(enum.StrEnum):
     GATE = "gate"
     LOAD = "load"
     CONTRACT = "contract"
+    CANARY = "canary"
 
 
 class Inconclusive(Exception):

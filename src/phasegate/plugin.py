@@ -57,6 +57,10 @@ ORPHAN_CHECK_ID = "run.cleanup.orphans"
 SHARED_WITH_WORKERS = (
     "run_id",
     "api_url",
+    "stable_url",
+    "canary_url",
+    "balancer_dir",
+    "canary_pid",
     "stack_problem",
     "skillmeat_version",
     "prometheus_url",
@@ -64,6 +68,9 @@ SHARED_WITH_WORKERS = (
     "monitoring_since",
     "monitoring_problem",
 )
+
+# Checks that change the stack for every check after them (phase 3's rollback stops the canary).
+LAST_CHECKS = frozenset({"canary.rollback"})
 
 
 # -- options -------------------------------------------------------------------------------------
@@ -113,6 +120,8 @@ def pytest_configure(config: pytest.Config) -> None:
             run_id=new_run_id(),
             controller=True,
             api_url=settings.api_url,
+            stable_url=settings.stable_url,
+            canary_url=settings.canary_url,
             prometheus_url=settings.prometheus_url,
             alertmanager_url=settings.alertmanager_url,
         )
@@ -208,6 +217,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     started = time.monotonic()
     try:
         state.api_url = stack.start()
+        state.stable_url = stack.stable_url or None
+        state.canary_url = stack.canary_url or None
+        if stack.balancer is not None:
+            state.balancer_dir = str(stack.balancer.prefix)
+            state.canary_pid = stack.canary_pid
         state.skillmeat_version = settings.skillmeat_version
         if stack.monitoring is not None:
             state.prometheus_url = stack.monitoring.prometheus_url
@@ -322,8 +336,15 @@ def pytest_collection_modifyitems(
             config.hook.pytest_deselected(items=dropped)
             items[:] = keep
     # Smoke checks first, load next, metric gates last: the gates judge the traffic before them.
-    order = {Kind.SMOKE: 0, Kind.CONTRACT: 0, Kind.LOAD: 1, Kind.GATE: 2}
-    items.sort(key=lambda i: order[i.stash[META].kind] if META in i.stash else 0)
+    # The canary's rollback takes the canary away for good: after everything else, gates included.
+    order = {Kind.SMOKE: 0, Kind.CONTRACT: 0, Kind.CANARY: 1, Kind.LOAD: 1, Kind.GATE: 2}
+    items.sort(
+        key=lambda i: (
+            (3 if i.stash[META].id in LAST_CHECKS else order[i.stash[META].kind])
+            if META in i.stash
+            else 0
+        )
+    )
 
 
 # -- per-check results ---------------------------------------------------------------------------

@@ -28,6 +28,10 @@ class RunState:
     run_id: str
     controller: bool
     api_url: str | None = None
+    stable_url: str | None = None  # phase 3: the flag-OFF side directly (embedded or --stable-url)
+    canary_url: str | None = None  # phase 3: the flag-ON side directly (embedded or --canary-url)
+    balancer_dir: str | None = None  # phase 3, embedded: the run's nginx folder (rollback)
+    canary_pid: int | None = None  # phase 3, embedded: the canary's process group (rollback)
     stack: EmbeddedStack | None = None
     stack_problem: str | None = None
     skillmeat_version: str | None = None

@@ -198,8 +198,41 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "INCONCLUSIVE. The embedded default probes SkillMeat's own auth modes instead",
         default="auto",
     ),
+    OptionSpec(
+        "stable_url",
+        "--stable-url",
+        "PHASEGATE_STABLE_URL",
+        "phase 3: the stable (flag OFF) instance directly, beside --api-url (the balancer); "
+        "without it the checks comparing the two sides are INCONCLUSIVE",
+    ),
+    OptionSpec(
+        "canary_url",
+        "--canary-url",
+        "PHASEGATE_CANARY_URL",
+        "phase 3: the canary (flag ON) instance directly, beside --api-url (the balancer); "
+        "without it the checks comparing the two sides are INCONCLUSIVE",
+    ),
+    OptionSpec(
+        "stable_selector",
+        "--stable-selector",
+        "PHASEGATE_STABLE_SELECTOR",
+        "phase 3: Prometheus label matchers of the stable instance's series, e.g. "
+        'instance="api-1:8080"',
+        default='role="stable"',
+    ),
+    OptionSpec(
+        "canary_selector",
+        "--canary-selector",
+        "PHASEGATE_CANARY_SELECTOR",
+        "phase 3: Prometheus label matchers of the canary instance's series, e.g. "
+        'instance="api-canary:8080"',
+        default='role="canary"',
+    ),
 )
 
+# One or more Prometheus label matchers, comma-separated: name="value", name=~"regex", ...
+_MATCHER = r'\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"(?:[^"\\]|\\.)*"\s*'
+_SELECTOR = re.compile(rf"^{_MATCHER}(,{_MATCHER})*$")
 _VERSION_SEGMENT = re.compile(r"^v[0-9]+$")
 _RELEASE = re.compile(r"^[0-9]+(\.[0-9]+)*([a-z]+[0-9]*)?$")
 
@@ -228,6 +261,10 @@ class Settings:
     contract_schema: str | None = None
     soak: float = 0.0  # seconds of soak traffic before the gates are judged (--soak)
     auth_expected: str = "auto"  # does the --api-url deployment authenticate (--auth-expected)
+    stable_url: str | None = None  # phase 3, a deployment: the stable instance directly
+    canary_url: str | None = None  # phase 3, a deployment: the canary instance directly
+    stable_selector: str = 'role="stable"'  # Prometheus matchers of the stable side's series
+    canary_selector: str = 'role="canary"'  # Prometheus matchers of the canary side's series
 
     @property
     def embedded(self) -> bool:
@@ -423,6 +460,20 @@ def resolve(
             *raw["auth_expected"],
             _one_of(("auto", "yes", "no")),
             "expected auto, yes or no",
+        ),
+        stable_url=url("stable_url"),
+        canary_url=url("canary_url"),
+        stable_selector=_convert(
+            spec_by["stable_selector"],
+            *raw["stable_selector"],
+            _match(_SELECTOR),
+            'expected Prometheus label matchers such as role="stable"',
+        ),
+        canary_selector=_convert(
+            spec_by["canary_selector"],
+            *raw["canary_selector"],
+            _match(_SELECTOR),
+            'expected Prometheus label matchers such as role="canary"',
         ),
     )
 

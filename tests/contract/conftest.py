@@ -8,6 +8,7 @@ fuzzing created in that project is swept into the cleanup registry before it is 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from phasegate.contract.tally import record_traffic
 from phasegate.evidence import Redactor
 from phasegate.fixtures import PROJECTS_ROOT, contract_profile_of, unique
 from phasegate.outcomes import Inconclusive
+from phasegate.phases import Phase
 from phasegate.ratelimit import client_network
 from phasegate.resources import Registry, Resource
 
@@ -44,6 +46,24 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
+def client_config(client_config, settings, canary_sides):
+    """The contract's target: in phase 3 the canary directly, the side whose contract changed.
+
+    Through the balancer nine requests in ten would fuzz the flag-OFF stable, and the pins (a
+    project, items, a module) would land on either side at random. Without --canary-url the
+    contract cannot be aimed at the canary and says so.
+    """
+    if settings.phase is not Phase.PHASE3:
+        return client_config
+    if not canary_sides.canary_url:
+        raise Inconclusive(
+            "phase 3 fuzzes the canary's contract directly: pass --canary-url (the canary "
+            "instance beside the balancer)"
+        )
+    return dataclasses.replace(client_config, api_url=canary_sides.canary_url)
+
+
+@pytest.fixture(scope="session")
 def contract_schema(client_config, settings):
     try:
         return load_schema(client_config, settings.contract_schema)
@@ -59,7 +79,7 @@ def contract_sender(
     check_id = check_meta.id if check_meta else "contract"
     headers = request_headers(client_config, check_id)
     sender = Sender(
-        target.api_url,
+        client_config.api_url,
         headers,
         redactor=Redactor(client_config.secrets),
         timeout_s=settings.request_timeout,
