@@ -213,12 +213,14 @@ def test_health_probes_and_429s_are_not_counted():
     assert (counts.events, counts.total) == (0, 50)
 
 
-# -- canary against stable (the comparison statistics, when installed) -----------------------------
+# -- canary against stable: the checks' own 1:1 designs ------------------------------------------
 
 
 def test_comparisons_fail_on_a_worse_canary_and_pass_on_identical_ones():
-    compare = pytest.importorskip("phasegate.canary.compare")
-    n = design_for(row("error-rate")).n
+    from phasegate.canary import compare
+
+    designs = compare.direct_designs()
+    n = max(design_for(row("error-rate")).n, *(d.canary_n for d in designs.values()))
 
     def arm(role, attempts):
         return compare.ArmSample(
@@ -228,13 +230,15 @@ def test_comparisons_fail_on_a_worse_canary_and_pass_on_identical_ones():
             latencies_s=tuple(a.latency_s + (i % 7) * 0.001 for i, a in enumerate(attempts)),
         )
 
+    def judge(name, canary):
+        return getattr(compare, name)(stable, canary, design=designs[name]).outcome
+
     stable = arm("stable", made(n))
-    assert compare.compare_error_rates(stable, arm("canary", made(n))).outcome is Outcome.PASS
-    assert compare.compare_latency(stable, arm("canary", made(n))).outcome is Outcome.PASS
-    erring = arm("canary", made(n, error_every=100))
-    assert compare.compare_error_rates(stable, erring).outcome is Outcome.FAIL
-    slower = arm("canary", made(n, latency_s=0.31))
-    assert compare.compare_latency(stable, slower).outcome is Outcome.FAIL
+    for name in designs:
+        assert judge(name, arm("canary", made(n))) is Outcome.PASS, name
+    assert judge("compare_error_rates", arm("canary", made(n, error_every=100))) is Outcome.FAIL
+    assert judge("compare_latency", arm("canary", made(n, latency_s=0.31))) is Outcome.FAIL
+    assert judge("compare_slow_share", arm("canary", made(n, latency_s=0.6))) is Outcome.FAIL
 
 
 # -- no divergence ---------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from phasegate.canary import compare
 from phasegate.canary.divergence import FLAG_FIELD, Answer, Pair, judge_divergence
 from phasegate.canary.probe import Attempt, Sender, interleaved, paths, roles, summary
 from phasegate.canary.rollback import judge_rollback, run_rollback
@@ -35,11 +36,6 @@ from phasegate.gates.run import run_gates
 from phasegate.outcomes import Inconclusive, conclude
 from phasegate.resources import Ledger, Registry, Resource
 from phasegate.stack.nginx import NginxSplit
-
-try:  # the comparison statistics (phasegate.canary.compare) land from their own branch
-    from phasegate.canary import compare
-except ImportError:  # pragma: no cover - only before that branch is merged
-    compare = None
 
 SPLIT_REQUESTS = 400  # through the balancer; fixed before the first request
 DIVERGENCE_SEED = "phase3-divergence"
@@ -64,17 +60,22 @@ def _side_client(client_config, role_url, evidence, check_id):
 
 # -- the samples both arms share, sent once per process -------------------------------------------
 
+ARM_DESIGNS = compare.direct_designs()
+
 
 @pytest.fixture(scope="session")
 def arm_samples(canary_sides, client_config, pytestconfig):
     """The same fixed sample, interleaved, straight to stable and to canary.
 
-    Its size is the error-rate row's fixed design (decided before the first request), so the
-    canary's client-side error gate can decide from it; the same n goes to stable for the
-    comparisons.
+    Its size is the largest of the error-rate row's fixed design (so the canary's client-side
+    error gate can decide from it) and the 1:1 comparison designs, decided before the first
+    request; the same n goes to stable for the comparisons.
     """
     _needs(canary_sides, "stable", "canary")
-    n = design_for(_catalog_row("error-rate")).n
+    n = max(
+        design_for(_catalog_row("error-rate")).n,
+        *(max(d.canary_n, d.stable_n) for d in ARM_DESIGNS.values()),
+    )
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
 
     def say(message):
@@ -131,8 +132,6 @@ def test_split_holds(canary_sides, client_config, evidence):
             f"{len(attempts) - attributed} of {len(attempts)} responses name no side "
             "(no attribution header, or no answer): the split cannot be counted"
         )
-    if compare is None:
-        raise Inconclusive("the split statistics (phasegate.canary.compare) are not installed")
     conclude(compare.split_share(counted.get("canary", 0), attributed), evidence)
 
 
@@ -186,13 +185,13 @@ def test_canary_gates_from_its_own_series(arm_samples, canary_sides, monitoring,
 
 
 def _compare(arm_samples, evidence, judge, **kwargs):
-    if compare is None:
-        raise Inconclusive("the comparison statistics (phasegate.canary.compare) are not installed")
     attempts = arm_samples["attempts"]
     evidence.note("stable", summary(attempts["stable"]))
     evidence.note("canary", summary(attempts["canary"]))
     stable, canary = _arm("stable", attempts["stable"]), _arm("canary", attempts["canary"])
-    conclude(getattr(compare, judge)(stable, canary, **kwargs), evidence)
+    design = ARM_DESIGNS[judge]
+    evidence.note("design", {"canary_n": design.canary_n, "stable_n": design.stable_n})
+    conclude(getattr(compare, judge)(stable, canary, design=design, **kwargs), evidence)
 
 
 @pytest.mark.check("canary.vs-stable.error-rate", kind="canary")

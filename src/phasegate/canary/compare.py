@@ -913,3 +913,24 @@ def compare_latency(
         f"{_more(more_s)} stable latencies would decide (a new run of that size)",
         facts,
     )
+
+
+def direct_designs() -> dict[str, DifferenceDesign | LatencyDesign]:
+    """Each comparison's design when both sides are sampled straight, one request to each in turn.
+
+    The defaults above assume the balancer's 9:1 split, where the error comparison needs about
+    33,000 stable requests; a check that asks each side directly chooses its own 1:1 allocation
+    (the error comparison then needs 3,789 per side). Keyed by the comparing function's name.
+    """
+    return {
+        "compare_error_rates": difference_design(
+            "error rate", ERROR_MARGIN, effect=ERROR_EFFECT, ratio=1.0
+        ),
+        "compare_latency": latency_design(ratio=1.0),
+        "compare_slow_share": difference_design(
+            f"share over {SLOW_THRESHOLD_S * 1000:g} ms",
+            SLOW_MARGIN,
+            effect=SLOW_EFFECT,
+            ratio=1.0,
+        ),
+    }
