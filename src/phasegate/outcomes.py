@@ -28,6 +28,7 @@ class Kind(enum.StrEnum):
     GATE = "gate"
     LOAD = "load"
     CONTRACT = "contract"
+    DRILL = "drill"
 
 
 class Inconclusive(Exception):
