@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,11 +41,11 @@ def context(url: str, tmp_path: Path) -> DrillContext:
 
 
 def run_disable(
-    target: MemoryDouble, tmp_path: Path, budget: Budget = BUDGETS["disable"], **restart: object
+    target: MemoryDouble, tmp_path: Path, budget: Budget = BUDGETS["disable"], **restart: Any
 ) -> tuple[Outcome, str, dict[str, object]]:
     conclusion = disable.run(
         context(target.url, tmp_path),
-        disable=lambda: target.restart(flag_on=False, **restart),  # type: ignore[arg-type]
+        disable=lambda: target.restart(flag_on=False, **restart),
         enable=lambda: target.restart(flag_on=True),
         budget=budget,
     )
@@ -102,10 +103,10 @@ def test_disable_inconclusive_when_the_command_fails(double, tmp_path):
     assert "--disable-cmd exited 3" in conclusion.reason
 
 
-def run_rollback(target: MemoryDouble, tmp_path: Path, budget: Budget, **restart: object):
+def run_rollback(target: MemoryDouble, tmp_path: Path, budget: Budget, **restart: Any):
     return rollback.run(
         context(target.url, tmp_path),
-        rollback=lambda: target.restart(flag_on=True, version="0.61.0", **restart),  # type: ignore[arg-type]
+        rollback=lambda: target.restart(flag_on=True, version="0.61.0", **restart),
         forward=lambda: target.restart(flag_on=True, version="0.74.0"),
         versions=("0.74.0", "0.61.0"),
         budget=budget,

@@ -57,7 +57,7 @@ def timeline_svg(drill: Mapping[str, Any], title: str) -> str:
             f'<rect x="{x(first):.1f}" y="{TOP - 4}" width="{max(2.0, (last - first) * scale):.1f}"'
             f' height="{height - TOP}" fill="#e53935" opacity="0.18"/>'
             f'<text x="{x(first):.1f}" y="{TOP - 12}" fill="#c62828">'
-            f"{traffic.get('failed')} failed requests over {traffic.get('failing_for_s')} s</text>"
+            f"{traffic.get('failed')} failed requests over {last - first:.1f} s</text>"
         )
     if budget is not None:
         bx = x(command + float(budget))
