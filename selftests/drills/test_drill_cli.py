@@ -15,7 +15,7 @@ import pytest
 from phasegate.cli import main
 from phasegate.drills.allure_timeline import timeline_svg, write_allure
 from phasegate.drills.common import CommandFailed, shell_action
-from phasegate.drills.runner import Deployment, DrillRun
+from phasegate.drills.runner import Deployment, DrillRun, previous_release
 from phasegate.outcomes import Outcome
 from support.http_double import running
 
@@ -79,3 +79,10 @@ def test_timeline_picture_and_allure_result(tmp_path):
     written = write_allure([result], tmp_path / "allure")
     document = json.loads(written[0].read_text())
     assert document["status"] == "skipped" and document["fullName"] == "drill.disable"
+
+
+def test_previous_release_from_the_index_listing():
+    listing = "skillmeat (0.74.0)\nAvailable versions: 0.74.0, 0.61.0, 0.55.1, 0.9.0\n"
+    assert previous_release("0.74.0", listing) == "0.61.0"
+    assert previous_release("0.55.1", listing) == "0.9.0"
+    assert previous_release("0.9.0", listing) is None

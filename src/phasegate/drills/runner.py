@@ -9,6 +9,8 @@ cause downtime, so nothing is ever guessed.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +31,36 @@ from phasegate.stack.venv import InstallError, ensure_skillmeat
 from phasegate.verdict import Verdict, decide
 
 DRILLS = ("disable", "recover", "rollback")
-PREVIOUS_RELEASE = {"0.74.0": "0.61.0"}  # PyPI's release before the one under test
+# PyPI's release before the one under test, as `pip index versions skillmeat` listed it when this
+# was written; used only when the index cannot be asked.
+PREVIOUS_RELEASE = {"0.74.0": "0.61.0"}
+
+
+def _release(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".") if part.isdigit())
+
+
+def previous_release(version: str, listing: str | None = None) -> str | None:
+    """The highest release below `version` in pip's index listing (asked when not given)."""
+    if listing is None:
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "pip", "index", "versions", "skillmeat"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            listing = done.stdout if done.returncode == 0 else ""
+        except (OSError, subprocess.TimeoutExpired):
+            listing = ""
+    for line in listing.splitlines():
+        if line.startswith("Available versions:"):
+            releases = [v.strip() for v in line.split(":", 1)[1].split(",") if v.strip()]
+            older = [v for v in releases if _release(v) < _release(version)]
+            return max(older, key=_release) if older else None
+    return PREVIOUS_RELEASE.get(version)
+
 
 TITLES = {
     "disable": "Immediate disable (< 1 minute) with data and traffic, then re-enable",
@@ -74,7 +105,7 @@ class DrillRun:
         )
 
     def previous(self) -> str | None:
-        return self.previous_version or PREVIOUS_RELEASE.get(self.skillmeat_version)
+        return self.previous_version or previous_release(self.skillmeat_version)
 
     # -- embedded -----------------------------------------------------------------------------
 
