@@ -215,7 +215,14 @@ def _drive(
             # Writes still land with the flag reported OFF: more probes would only add rows.
             return len(m.probes) >= REFUSAL_PROBES and m.refused_s is None
 
-        wait_until(settled, timeout_s=observe_s, interval_s=0.5, gave_up=hopeless)
+        wait_until(
+            settled,
+            timeout_s=observe_s,
+            interval_s=0.5,
+            gave_up=hopeless,
+            progress=context.progress,
+            waiting="the flag OFF, /health 200 and a refused write",
+        )
         end = timeline.now()
         time.sleep(2.0)  # the traffic's view a moment past the switch
         traffic.stop()
@@ -227,7 +234,12 @@ def _drive(
         except Exception as exc:
             m.data_problem = f"the enable command failed: {exc}"
             return
-        if wait_until(lambda: healthy(http, url), timeout_s=observe_s):
+        if wait_until(
+            lambda: healthy(http, url),
+            timeout_s=observe_s,
+            progress=context.progress,
+            waiting="/health after re-enabling",
+        ):
             m.reenable_healthy_s = timeline.now() - enable_at
             timeline.mark("re-enabled, /health 200")
         after = dataset.read_api(api, stored.project_id)

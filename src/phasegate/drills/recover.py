@@ -321,7 +321,11 @@ def _drive(
     server.start_process(flag_on=True)
     with httpx.Client(timeout=3.0) as http:
         back = wait_until(
-            lambda: healthy(http, url), timeout_s=120, gave_up=lambda: server.exited() is not None
+            lambda: healthy(http, url),
+            timeout_s=120,
+            gave_up=lambda: server.exited() is not None,
+            progress=context.progress,
+            waiting="/health after the restore",
         )
     end = timeline.now()
     if back:

@@ -217,7 +217,14 @@ def _drive(
             m.exited = exited()
             return m.exited is not None
 
-        wait_until(up, timeout_s=observe_s, interval_s=1.0, gave_up=dead)
+        wait_until(
+            up,
+            timeout_s=observe_s,
+            interval_s=1.0,
+            gave_up=dead,
+            progress=context.progress,
+            waiting=f"{m.versions[1]}: /health 200 and the smoke subset",
+        )
         if m.exited:
             timeline.mark("previous release exited", exited=m.exited[:200])
         end = timeline.now()
@@ -242,7 +249,12 @@ def _drive(
         except Exception as exc:
             m.forward_problem = f"the roll-forward command failed: {exc}"
             return
-        if not wait_until(lambda: healthy(http, url), timeout_s=observe_s):
+        if not wait_until(
+            lambda: healthy(http, url),
+            timeout_s=observe_s,
+            progress=context.progress,
+            waiting=f"{m.versions[0]}: /health after rolling forward",
+        ):
             m.forward_problem = f"{m.versions[0]} did not come back after the roll-forward"
             return
         timeline.mark("rolled forward, /health 200")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from phasegate.progress import Progress
 from phasegate.stack.ports import LOOPBACK
 from phasegate.stack.process import ManagedProcess
 from phasegate.stack.skillmeat import SkillMeatServer
@@ -69,14 +70,24 @@ def wait_until(
     timeout_s: float,
     interval_s: float = 0.25,
     gave_up: Callable[[], bool] = lambda: False,
+    progress: Progress | None = None,
+    waiting: str = "",
 ) -> bool:
-    """Poll `condition` until it holds (True) or time runs out / `gave_up` says stop (False)."""
-    deadline = time.monotonic() + timeout_s
+    """Poll `condition` until it holds (True) or time runs out / `gave_up` says stop (False).
+
+    A long wait says so every 10 s through `progress`, so a slow target never looks like a hang.
+    """
+    started = time.monotonic()
+    deadline = started + timeout_s
+    noted = started
     while time.monotonic() < deadline:
         if condition():
             return True
         if gave_up():
             return False
+        if progress is not None and time.monotonic() - noted >= 10:
+            noted = time.monotonic()
+            progress(f"still waiting for {waiting} ({noted - started:.0f} s of {timeout_s:.0f})")
         time.sleep(interval_s)
     return condition()
 
