@@ -126,3 +126,18 @@ def test_rollback_fails_when_the_previous_release_loses_data(double, tmp_path):
     lost = run_rollback(double, tmp_path, BUDGETS["rollback"], lose_one_item=True)
     assert lost.outcome is Outcome.FAIL
     assert "data on 0.61.0: 1 items missing" in lost.reason
+
+
+def test_disable_inconclusive_when_the_flag_is_not_reported(double, tmp_path):
+    def hide_flag() -> None:
+        double.restart(flag_on=False)
+        double.hide_flags = True
+
+    conclusion = disable.run(
+        context(double.url, tmp_path),
+        disable=hide_flag,
+        enable=lambda: double.restart(flag_on=True),
+        budget=Budget("disable", 2.0, "self-test: two seconds"),
+    )
+    assert conclusion.outcome is Outcome.INCONCLUSIVE
+    assert "never reported memory_context_enabled" in conclusion.reason

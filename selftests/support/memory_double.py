@@ -30,6 +30,7 @@ class MemoryDouble(LoopbackServer):
         self.flag_on = True
         self.refuse_when_off = refuse_when_off
         self.down_until = 0.0
+        self.hide_flags = False  # the config answers without memory_context_enabled
         self.version = "0.74.0"
         self.projects: dict[str, dict[str, Any]] = {}
         self.items: dict[str, dict[str, Any]] = {}
@@ -91,7 +92,7 @@ class MemoryDouble(LoopbackServer):
         if path == "/":
             return 200, {"name": "double", "version": self.version}
         if path == f"{api}/config/feature-flags":
-            return 200, {"memory_context_enabled": self.flag_on}
+            return 200, {} if self.hide_flags else {"memory_context_enabled": self.flag_on}
         if path == f"{api}/projects":
             if method == "POST":
                 pid = base64.b64encode(str(body["path"]).encode()).decode()

@@ -49,6 +49,7 @@ class DisableMeasurement:
     data: dataset.Diff | None = None
     data_problem: str | None = None
     reenable_healthy_s: float | None = None
+    flag_reported: bool = False  # the config answered the flag as a boolean at least once
     problem: str | None = None  # the drill could not be carried out
     timeline: list[dict[str, Any]] = field(default_factory=list)
 
@@ -68,6 +69,7 @@ class DisableMeasurement:
                 "disabled_s": _r(self.done_s),
                 "reenable_healthy_s": _r(self.reenable_healthy_s),
             },
+            "flag_reported": self.flag_reported,
             "write_probes": self.probes,
             "traffic": self.traffic.to_dict() if self.traffic else None,
             "data_after_reenable": self.data.to_dict() if self.data else None,
@@ -86,6 +88,13 @@ def judge(m: DisableMeasurement) -> Conclusion:
     if m.problem:
         return Conclusion(
             Outcome.INCONCLUSIVE, f"disable drill not carried out: {m.problem}", facts
+        )
+    if m.flag_off_s is None and not m.flag_reported:
+        return Conclusion(
+            Outcome.INCONCLUSIVE,
+            "GET /config/feature-flags never reported memory_context_enabled after the disable: "
+            "whether the flag is OFF cannot be known",
+            facts,
         )
     failures: list[str] = []
     if m.flag_off_s is None:
@@ -164,7 +173,7 @@ def _drive(
     enable: Action,
 ) -> None:
     url = context.config.api_url.rstrip("/")
-    observe_s = max(2 * (m.budget.seconds or 60.0), 30.0)
+    observe_s = max(2 * (m.budget.seconds or 60.0), 10.0)
     name = f"{context.config.run_id}-disable"
     try:
         stored = dataset.store(api, registry, name, context.folder(name))
@@ -194,9 +203,12 @@ def _drive(
 
         def settled() -> bool:
             now = timeline.now() - command_at
-            if m.flag_off_s is None and flag_state(http, url, context.config.api_version) is False:
-                m.flag_off_s = now
-                timeline.mark("config reports the flag OFF")
+            if m.flag_off_s is None:
+                flag = flag_state(http, url, context.config.api_version)
+                m.flag_reported = m.flag_reported or flag is not None
+                if flag is False:
+                    m.flag_off_s = now
+                    timeline.mark("config reports the flag OFF")
             if m.healthy_s is None and healthy(http, url):
                 m.healthy_s = now
                 timeline.mark("/health 200")
