@@ -8,6 +8,7 @@ not one request reaches the target.
 from __future__ import annotations
 
 import json
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -17,6 +18,7 @@ from phasegate.drills.allure_timeline import timeline_svg, write_allure
 from phasegate.drills.common import CommandFailed, shell_action
 from phasegate.drills.runner import Deployment, DrillRun, previous_release
 from phasegate.outcomes import Outcome
+from support import memory_double
 from support.http_double import running
 
 
@@ -86,3 +88,34 @@ def test_previous_release_from_the_index_listing():
     assert previous_release("0.74.0", listing) == "0.61.0"
     assert previous_release("0.55.1", listing) == "0.9.0"
     assert previous_release("0.9.0", listing) is None
+
+
+def test_deployment_disable_runs_the_users_commands(tmp_path):
+    with memory_double.running() as target:
+
+        def command(flag: str) -> str:
+            url = f"{target.url}/__control/restart?flag={flag}"
+            return f"{sys.executable} -c 'import urllib.request; urllib.request.urlopen(\"{url}\")'"
+
+        code = main(
+            [
+                "drill",
+                "disable",
+                "--api-url",
+                target.url,
+                "--disable-cmd",
+                command("off"),
+                "--enable-cmd",
+                command("on"),
+                "--report-dir",
+                str(tmp_path),
+            ]
+        )
+        left = list(target.projects)
+    verdict = json.loads((tmp_path / "verdict-drill.json").read_text())
+    check = verdict["checks"][0]
+    assert code == 0 and check["outcome"] == "pass", check["reason"]
+    assert verdict["target"]["embedded"] is False
+    events = [e["event"] for e in check["evidence"]["facts"]["drill"]["timeline"]]
+    assert "config reports the flag OFF" in events and "memory write refused" in events
+    assert left == []  # the drill's dataset project and the traffic's projects are deleted

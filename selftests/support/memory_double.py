@@ -84,6 +84,10 @@ class MemoryDouble(LoopbackServer):
     def route(
         self, method: str, path: str, query: dict[str, str], body: dict[str, Any]
     ) -> tuple[int, Any]:
+        if path == "/__control/restart":  # what a user's --disable-cmd would do, over HTTP
+            self.down_until = time.monotonic() + float(query.get("down_s", "0.3"))
+            self.flag_on = query.get("flag") == "on"
+            return 200, {"flag_on": self.flag_on}
         if time.monotonic() < self.down_until:
             return 503, {"detail": "restarting"}
         api = "/api/v1"
