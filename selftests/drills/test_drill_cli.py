@@ -73,7 +73,10 @@ def test_timeline_picture_and_allure_result(tmp_path):
     svg = timeline_svg(drill, "Immediate disable")
     root = ET.fromstring(svg)
     texts = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]
-    assert "budget 60 s" in texts
+    assert "budget 60 s from the command: beyond the chart" in texts
+    drill["budget"] = {"seconds": 10}  # within the chart: a dashed line where it ends
+    tight = ET.fromstring(timeline_svg(drill, "Immediate disable"))
+    assert "budget 10 s" in [t.text for t in tight.iter("{http://www.w3.org/2000/svg}text")]
     assert "39 failed requests over 8.6 s" in texts
     assert any("config reports the flag OFF" in t for t in texts)
     run = DrillRun(report_dir=tmp_path, progress=lambda _: None)

@@ -19,7 +19,7 @@ from typing import Any
 from phasegate.outcomes import CheckResult, Outcome
 
 PREFIX = "drill-"  # our files in a shared results directory; a new drill run replaces them
-WIDTH, ROW, LEFT, TOP = 900, 18, 250, 40
+WIDTH, ROW, LEFT, TOP = 900, 18, 250, 64
 STATUS = {
     Outcome.PASS: "passed",
     Outcome.FAIL: "failed",
@@ -59,7 +59,12 @@ def timeline_svg(drill: Mapping[str, Any], title: str) -> str:
             f'<text x="{x(first):.1f}" y="{TOP - 12}" fill="#c62828">'
             f"{traffic.get('failed')} failed requests over {last - first:.1f} s</text>"
         )
-    if budget is not None:
+    if budget is not None and command + float(budget) > end:
+        parts.append(
+            f'<text x="{WIDTH - 20}" y="{height - 4}" fill="#1e88e5" text-anchor="end">'
+            f"budget {budget:.0f} s from the command: beyond the chart</text>"
+        )
+    elif budget is not None:
         bx = x(command + float(budget))
         parts.append(
             f'<line x1="{bx:.1f}" y1="{TOP - 8}" x2="{bx:.1f}" y2="{height}" stroke="#1e88e5" '
@@ -67,7 +72,7 @@ def timeline_svg(drill: Mapping[str, Any], title: str) -> str:
             f"budget {budget:.0f} s</text>"
         )
     for step in range(0, int(end) + 1, max(1, int(end / 10))):
-        parts.append(f'<text x="{x(step):.1f}" y="{TOP - 20}" fill="#777">{step}s</text>')
+        parts.append(f'<text x="{x(step):.1f}" y="{TOP - 28}" fill="#777">{step}s</text>')
     for row, event in enumerate(events):
         y = TOP + ROW * (row + 1)
         t = float(event["t_s"])
