@@ -12,14 +12,15 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from phasegate.client import ClientConfig, SkillMeatClient
+from phasegate.drills import dataset
+from phasegate.drills.model import BackgroundTraffic, Timeline
 from phasegate.progress import Progress
-from phasegate.resources import Ledger
+from phasegate.resources import Ledger, Registry
 
 Action = Callable[[], None]
 FLAG = "memory_context_enabled"
@@ -104,5 +105,44 @@ def seconds(value: float | None) -> str:
     return "never" if value is None else f"{value:.1f} s"
 
 
-def project_folder(root: Path, name: str) -> str:
-    return str(root / name)
+class DrillSession:
+    """One drill's client, cleanup registry, traffic and timeline, released in one place.
+
+    `prepare` stores the dataset (its project registered for cleanup at once) and starts the
+    traffic; `close` stops the traffic, deletes what the drill made and returns the timeline.
+    """
+
+    def __init__(self, context: DrillContext, check_id: str, label: str) -> None:
+        self.context = context
+        self.timeline = Timeline(context.progress, label)
+        self.api = context.client(check_id)
+        self.registry = Registry(self.api, context.ledger)
+        self.traffic: BackgroundTraffic | None = None
+
+    def prepare(self, suffix: str, traffic_s: float) -> tuple[dataset.Dataset, BackgroundTraffic]:
+        """Store the dataset, then start the traffic; DatasetError when it cannot be stored."""
+        name = f"{self.context.config.run_id}-{suffix}"
+        try:
+            stored = dataset.store(self.api, self.registry, name, self.context.folder(name))
+        except httpx.HTTPError as exc:
+            raise dataset.DatasetError(repr(exc)) from exc
+        self.timeline.mark("dataset stored", **stored.record.counts())
+        self.traffic = BackgroundTraffic(
+            self.context.config,
+            self.context.ledger,
+            self.context.projects_root,
+            rate_per_s=self.context.traffic_rate_per_s,
+            max_seconds=traffic_s,
+        )
+        self.traffic.start()
+        self.timeline.mark("traffic running", requests=self.traffic.tally.requests)
+        return stored, self.traffic
+
+    def close(self) -> list[dict[str, Any]]:
+        if self.traffic is not None:
+            self.traffic.stop()
+        left = self.registry.cleanup()
+        if left:
+            self.timeline.mark("cleanup incomplete", left=[f.detail for f in left])
+        self.api.close()
+        return self.timeline.to_list()

@@ -19,19 +19,25 @@ from typing import Any
 
 import httpx
 
-from phasegate.client import SkillMeatClient
 from phasegate.drills import dataset
-from phasegate.drills.common import Action, DrillContext, flag_state, refused, seconds, write_probe
+from phasegate.drills.common import (
+    Action,
+    DrillContext,
+    DrillSession,
+    flag_state,
+    refused,
+    seconds,
+    write_probe,
+)
 from phasegate.drills.model import (
     BUDGETS,
-    BackgroundTraffic,
     Budget,
-    Timeline,
     TrafficWindow,
+    rounded,
 )
+from phasegate.drills.model import seen as traffic_seen
 from phasegate.drills.server import healthy, wait_until
 from phasegate.outcomes import Conclusion, Outcome
-from phasegate.resources import Registry
 
 CHECK_ID = "drill.disable"
 REFUSAL_PROBES = 3  # writes tried once the flag reads OFF before "the disable does not disable"
@@ -62,12 +68,12 @@ class DisableMeasurement:
         return {
             "budget": self.budget.to_dict(),
             "measured": {
-                "command_s": _r(self.command_s),
-                "flag_off_s": _r(self.flag_off_s),
-                "healthy_s": _r(self.healthy_s),
-                "memory_refused_s": _r(self.refused_s),
-                "disabled_s": _r(self.done_s),
-                "reenable_healthy_s": _r(self.reenable_healthy_s),
+                "command_s": rounded(self.command_s),
+                "flag_off_s": rounded(self.flag_off_s),
+                "healthy_s": rounded(self.healthy_s),
+                "memory_refused_s": rounded(self.refused_s),
+                "disabled_s": rounded(self.done_s),
+                "reenable_healthy_s": rounded(self.reenable_healthy_s),
             },
             "flag_reported": self.flag_reported,
             "write_probes": self.probes,
@@ -76,10 +82,6 @@ class DisableMeasurement:
             "data_problem": self.data_problem,
             "timeline": self.timeline,
         }
-
-
-def _r(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
 
 
 def judge(m: DisableMeasurement) -> Conclusion:
@@ -112,13 +114,7 @@ def judge(m: DisableMeasurement) -> Conclusion:
         failures.append(f"disabled after {m.done_s:.1f} s, over the plan's {budget:.0f} s")
     if m.data is not None and not m.data.identical:
         failures.append(f"data after re-enable: {m.data.describe()}")
-    window = m.traffic
-    seen = (
-        f"traffic: {window.failures} of {window.requests} requests failed over "
-        f"{window.failing_s:.1f} s"
-        if window
-        else "no traffic measured"
-    )
+    seen = traffic_seen(m.traffic)
     timing = (
         f"flag OFF {seconds(m.flag_off_s)}, healthy {seconds(m.healthy_s)}, "
         f"writes refused {seconds(m.refused_s)} after the command"
@@ -143,54 +139,26 @@ def run(
     budget: Budget = BUDGETS["disable"],
 ) -> Conclusion:
     """Store data, start traffic, disable, time it, re-enable, read the data back."""
-    timeline = Timeline(context.progress, "drill disable")
+    session = DrillSession(context, CHECK_ID, "drill disable")
     m = DisableMeasurement(budget=budget)
-    api = context.client(CHECK_ID)
-    holder: list[BackgroundTraffic] = []
-    registry = Registry(api, context.ledger)
     try:
-        _drive(context, m, timeline, api, registry, holder, disable=disable, enable=enable)
+        _drive(session, m, disable=disable, enable=enable)
     finally:
-        for traffic in holder:
-            traffic.stop()
-        left = registry.cleanup()
-        if left:
-            timeline.mark("cleanup incomplete", left=[f.detail for f in left])
-        m.timeline = timeline.to_list()
-        api.close()
+        m.timeline = session.close()
     return judge(m)
 
 
 def _drive(
-    context: DrillContext,
-    m: DisableMeasurement,
-    timeline: Timeline,
-    api: SkillMeatClient,
-    registry: Registry,
-    holder: list[BackgroundTraffic],
-    *,
-    disable: Action,
-    enable: Action,
+    session: DrillSession, m: DisableMeasurement, *, disable: Action, enable: Action
 ) -> None:
+    context, timeline, api = session.context, session.timeline, session.api
     url = context.config.api_url.rstrip("/")
     observe_s = max(2 * (m.budget.seconds or 60.0), 10.0)
-    name = f"{context.config.run_id}-disable"
     try:
-        stored = dataset.store(api, registry, name, context.folder(name))
-    except (dataset.DatasetError, httpx.HTTPError) as exc:
+        stored, traffic = session.prepare("disable", observe_s + 120)
+    except dataset.DatasetError as exc:
         m.problem = f"the dataset could not be stored: {exc}"
         return
-    timeline.mark("dataset stored", **stored.record.counts())
-    traffic = BackgroundTraffic(
-        context.config,
-        context.ledger,
-        context.projects_root,
-        rate_per_s=context.traffic_rate_per_s,
-        max_seconds=observe_s + 120,
-    )
-    holder.append(traffic)
-    traffic.start()
-    timeline.mark("traffic running", requests=traffic.tally.requests)
     command_at = timeline.mark("disable command")
     try:
         disable()
@@ -213,7 +181,7 @@ def _drive(
                 m.healthy_s = now
                 timeline.mark("/health 200")
             if m.flag_off_s is not None and m.refused_s is None:
-                probe = write_probe(api, stored.project_id, name)
+                probe = write_probe(api, stored.project_id, stored.project_name)
                 probe["t_s"] = round(now, 3)
                 m.probes.append(probe)
                 if refused(probe):

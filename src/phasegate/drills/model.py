@@ -115,18 +115,28 @@ class TrafficWindow:
             return 0.0
         return self.last_failure_s - self.first_failure_s
 
+    def describe(self) -> str:
+        return (
+            f"traffic: {self.failures} of {self.requests} requests failed over "
+            f"{self.failing_s:.1f} s"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
             "failed": self.failures,
-            "first_failure_s": _round(self.first_failure_s),
-            "last_failure_s": _round(self.last_failure_s),
+            "first_failure_s": rounded(self.first_failure_s),
+            "last_failure_s": rounded(self.last_failure_s),
             "failing_for_s": round(self.failing_s, 3),
             "tally": self.tally,
         }
 
 
-def _round(value: float | None) -> float | None:
+def seen(window: TrafficWindow | None) -> str:
+    return window.describe() if window else "no traffic measured"
+
+
+def rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 

@@ -26,13 +26,12 @@ from typing import Any
 
 import httpx
 
-from phasegate.client import SkillMeatClient
 from phasegate.drills import dataset
-from phasegate.drills.common import DrillContext, seconds
-from phasegate.drills.model import BUDGETS, BackgroundTraffic, Budget, Timeline, TrafficWindow
+from phasegate.drills.common import DrillContext, DrillSession, seconds
+from phasegate.drills.model import BUDGETS, Budget, TrafficWindow, rounded
+from phasegate.drills.model import seen as traffic_seen
 from phasegate.drills.server import DrillServer, healthy, wait_until
 from phasegate.outcomes import Conclusion, Outcome
-from phasegate.resources import Registry
 
 CHECK_ID = "drill.recover"
 
@@ -92,7 +91,10 @@ class RecoverMeasurement:
 
         return {
             "budget": self.budget.to_dict(),
-            "measured": {"recovered_s": _r(self.recovered_s), "stop_s": _r(self.stopped_s)},
+            "measured": {
+                "recovered_s": rounded(self.recovered_s),
+                "stop_s": rounded(self.stopped_s),
+            },
             "copies_while_writing": {
                 "file_copy": copy(self.live_file_copy),
                 "online_backup": copy(self.live_online_backup),
@@ -106,10 +108,6 @@ class RecoverMeasurement:
             "traffic": self.traffic.to_dict() if self.traffic else None,
             "timeline": self.timeline,
         }
-
-
-def _r(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
 
 
 def judge(m: RecoverMeasurement) -> Conclusion:
@@ -147,12 +145,7 @@ def judge(m: RecoverMeasurement) -> Conclusion:
             f"; copies taken while the API writes: file copy {_state(m.live_file_copy)}, "
             f"online backup {_state(m.live_online_backup)}"
         )
-    seen = (
-        f"traffic: {m.traffic.failures} of {m.traffic.requests} requests failed over "
-        f"{m.traffic.failing_s:.1f} s"
-        if m.traffic
-        else "no traffic measured"
-    )
+    seen = traffic_seen(m.traffic)
     timing = f"back {seconds(m.recovered_s)} after the stop command"
     if failures:
         return Conclusion(Outcome.FAIL, f"{'; '.join(failures)} ({timing}; {seen}){finding}", facts)
@@ -241,33 +234,17 @@ def restore(backup: Path, db: Path) -> list[str]:
 def run(
     context: DrillContext, server: DrillServer, *, budget: Budget = BUDGETS["recover"]
 ) -> Conclusion:
-    timeline = Timeline(context.progress, "drill recover")
+    session = DrillSession(context, CHECK_ID, "drill recover")
     m = RecoverMeasurement(budget=budget)
-    api = context.client(CHECK_ID)
-    registry = Registry(api, context.ledger)
-    holder: list[BackgroundTraffic] = []
     try:
-        _drive(context, server, m, timeline, api, registry, holder)
+        _drive(session, server, m)
     finally:
-        for traffic in holder:
-            traffic.stop()
-        left = registry.cleanup()
-        if left:
-            timeline.mark("cleanup incomplete", left=[f.detail for f in left])
-        m.timeline = timeline.to_list()
-        api.close()
+        m.timeline = session.close()
     return judge(m)
 
 
-def _drive(
-    context: DrillContext,
-    server: DrillServer,
-    m: RecoverMeasurement,
-    timeline: Timeline,
-    api: SkillMeatClient,
-    registry: Registry,
-    holder: list[BackgroundTraffic],
-) -> None:
+def _drive(session: DrillSession, server: DrillServer, m: RecoverMeasurement) -> None:
+    context, timeline, api = session.context, session.timeline, session.api
     url = context.config.api_url.rstrip("/")
     db = server.database
     if db is None or not db.exists():
@@ -275,23 +252,11 @@ def _drive(
         return
     work = db.parent / "phasegate-drill"
     work.mkdir(exist_ok=True)
-    name = f"{context.config.run_id}-recover"
     try:
-        stored = dataset.store(api, registry, name, context.folder(name))
-    except (dataset.DatasetError, httpx.HTTPError) as exc:
+        stored, traffic = session.prepare("recover", 300)
+    except dataset.DatasetError as exc:
         m.problem = f"the dataset could not be stored: {exc}"
         return
-    timeline.mark("dataset stored", **stored.record.counts())
-    traffic = BackgroundTraffic(
-        context.config,
-        context.ledger,
-        context.projects_root,
-        rate_per_s=context.traffic_rate_per_s,
-        max_seconds=300,
-    )
-    holder.append(traffic)
-    traffic.start()
-    timeline.mark("traffic running", requests=traffic.tally.requests)
     live_copy, live_online = work / "live-file-copy.db", work / "live-online-backup.db"
     wal = _size(_wal(db))
     file_copy(db, live_copy)

@@ -22,11 +22,11 @@ import httpx
 
 from phasegate.client import SkillMeatClient
 from phasegate.drills import dataset
-from phasegate.drills.common import Action, DrillContext, seconds
-from phasegate.drills.model import BUDGETS, BackgroundTraffic, Budget, Timeline, TrafficWindow
+from phasegate.drills.common import Action, DrillContext, DrillSession, seconds
+from phasegate.drills.model import BUDGETS, Budget, TrafficWindow, rounded
+from phasegate.drills.model import seen as traffic_seen
 from phasegate.drills.server import healthy, wait_until
 from phasegate.outcomes import Conclusion, Outcome
-from phasegate.resources import Registry
 
 CHECK_ID = "drill.rollback"
 
@@ -53,8 +53,8 @@ class RollbackMeasurement:
             "budget": self.budget.to_dict(),
             "versions": {"under_test": self.versions[0], "rolled_back_to": self.versions[1]},
             "measured": {
-                "healthy_s": _r(self.healthy_s),
-                "smoke_subset_s": _r(self.smoke_s),
+                "healthy_s": rounded(self.healthy_s),
+                "smoke_subset_s": rounded(self.smoke_s),
                 "served_version": self.served_version,
             },
             "smoke_subset_last": self.last_smoke,
@@ -66,10 +66,6 @@ class RollbackMeasurement:
             "traffic": self.traffic.to_dict() if self.traffic else None,
             "timeline": self.timeline,
         }
-
-
-def _r(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
 
 
 def judge(m: RollbackMeasurement) -> Conclusion:
@@ -95,12 +91,7 @@ def judge(m: RollbackMeasurement) -> Conclusion:
         failures.append(f"data on {old}: {m.kept.describe()}")
     if m.forward is not None and not m.forward.identical:
         failures.append(f"data after rolling forward: {m.forward.describe()}")
-    seen = (
-        f"traffic: {m.traffic.failures} of {m.traffic.requests} requests failed over "
-        f"{m.traffic.failing_s:.1f} s"
-        if m.traffic
-        else "no traffic measured"
-    )
+    seen = traffic_seen(m.traffic)
     timing = f"healthy {seconds(m.healthy_s)}, smoke subset {seconds(m.smoke_s)} after the command"
     if failures:
         return Conclusion(Outcome.FAIL, f"{'; '.join(failures)} ({timing}; {seen})", facts)
@@ -143,54 +134,30 @@ def run(
     budget: Budget = BUDGETS["rollback"],
     exited: Callable[[], str | None] = lambda: None,
 ) -> Conclusion:
-    timeline = Timeline(context.progress, "drill rollback")
+    session = DrillSession(context, CHECK_ID, "drill rollback")
     m = RollbackMeasurement(budget=budget, versions=versions)
-    api = context.client(CHECK_ID)
-    registry = Registry(api, context.ledger)
-    holder: list[BackgroundTraffic] = []
     try:
-        _drive(context, m, timeline, api, registry, holder, rollback, forward, exited)
+        _drive(session, m, rollback, forward, exited)
     finally:
-        for traffic in holder:
-            traffic.stop()
-        left = registry.cleanup()
-        if left:
-            timeline.mark("cleanup incomplete", left=[f.detail for f in left])
-        m.timeline = timeline.to_list()
-        api.close()
+        m.timeline = session.close()
     return judge(m)
 
 
 def _drive(
-    context: DrillContext,
+    session: DrillSession,
     m: RollbackMeasurement,
-    timeline: Timeline,
-    api: SkillMeatClient,
-    registry: Registry,
-    holder: list[BackgroundTraffic],
     rollback: Action,
     forward: Action,
     exited: Callable[[], str | None],
 ) -> None:
+    context, timeline, api = session.context, session.timeline, session.api
     url = context.config.api_url.rstrip("/")
     observe_s = (m.budget.seconds or 300.0) + 30.0
-    name = f"{context.config.run_id}-rollback"
     try:
-        stored = dataset.store(api, registry, name, context.folder(name))
-    except (dataset.DatasetError, httpx.HTTPError) as exc:
+        stored, traffic = session.prepare("rollback", observe_s + 120)
+    except dataset.DatasetError as exc:
         m.problem = f"the dataset could not be stored: {exc}"
         return
-    timeline.mark("dataset stored", **stored.record.counts())
-    traffic = BackgroundTraffic(
-        context.config,
-        context.ledger,
-        context.projects_root,
-        rate_per_s=context.traffic_rate_per_s,
-        max_seconds=observe_s + 120,
-    )
-    holder.append(traffic)
-    traffic.start()
-    timeline.mark("traffic running", requests=traffic.tally.requests)
     command_at = timeline.mark(f"rollback command ({m.versions[0]} -> {m.versions[1]})")
     try:
         rollback()

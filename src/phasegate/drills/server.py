@@ -16,7 +16,6 @@ from pathlib import Path
 import httpx
 
 from phasegate.progress import Progress
-from phasegate.stack.ports import LOOPBACK
 from phasegate.stack.process import ManagedProcess
 from phasegate.stack.skillmeat import SkillMeatServer
 
@@ -42,19 +41,9 @@ class DrillServer(SkillMeatServer):
         self.spec = dataclasses.replace(
             self.spec, flag_on=flag_on, python=python or self.spec.python
         )
-        argv = [
-            str(self.spec.python),
-            "-m",
-            "uvicorn",
-            "skillmeat.api.server:app",
-            "--host",
-            LOOPBACK,
-            "--port",
-            str(self.port),
-        ]
         self.process = ManagedProcess(
             self.spec.name,
-            argv,
+            self.argv(),
             log_path=self.spec.log_path,
             env=self._env(self.home),
             cwd=self.root / "work",
