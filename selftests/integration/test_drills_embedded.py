@@ -72,6 +72,16 @@ def test_drills_on_real_skillmeat(tmp_path: Path) -> None:
     assert rollback["data_on_previous_release"]["identical"] is True
     assert rollback["data_after_roll_forward"]["identical"] is True
 
+    # Everything the run made is gone: its servers' project folders and the servers themselves.
+    assert not (Path("/tmp/phasegate-projects") / verdict["run_id"]).exists()
+    assert not [line for line in output.splitlines() if "cleanup incomplete" in line]
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes() if proc.name.isdigit() else b""
+        except OSError:
+            continue
+        assert not (b"skillmeat.api.server:app" in argv and str(tmp_path).encode() in argv)
+
     results = list((tmp_path / "allure-results").glob("drill-*-result.json"))
     assert len(results) == 3
     assert len(list((tmp_path / "allure-results").glob("drill-*-timeline.svg"))) == 3

@@ -9,6 +9,7 @@ cause downtime, so nothing is ever guessed.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -132,6 +133,9 @@ class DrillRun:
             conclusion = self._embedded_drill(name, server, url)
         finally:
             server.stop()
+            # The folders the embedded server created for the drill's projects (as fixtures.py
+            # does for a phase run); a deployment's own folders are its own.
+            shutil.rmtree(self.projects_root / self.run_id, ignore_errors=True)
         return self._result(name, conclusion, started)
 
     def _embedded_drill(self, name: str, server: DrillServer, url: str) -> Conclusion:
