@@ -98,9 +98,14 @@ def test_disable_inconclusive_when_the_command_fails(double, tmp_path):
     def broken() -> None:
         raise RuntimeError("--disable-cmd exited 3")
 
-    conclusion = disable.run(context(double.url, tmp_path), disable=broken, enable=lambda: None)
+    enabled: list[bool] = []
+    conclusion = disable.run(
+        context(double.url, tmp_path), disable=broken, enable=lambda: enabled.append(True)
+    )
     assert conclusion.outcome is Outcome.INCONCLUSIVE
     assert "--disable-cmd exited 3" in conclusion.reason
+    # A drill that stops half-way still switches the feature back on.
+    assert enabled == [True]
 
 
 def run_rollback(target: MemoryDouble, tmp_path: Path, budget: Budget, **restart: Any):
@@ -141,3 +146,19 @@ def test_disable_inconclusive_when_the_flag_is_not_reported(double, tmp_path):
     )
     assert conclusion.outcome is Outcome.INCONCLUSIVE
     assert "never reported memory_context_enabled" in conclusion.reason
+
+
+def test_rollback_that_stops_half_way_rolls_forward(double, tmp_path):
+    def broken() -> None:
+        double.restart(flag_on=True, version="0.61.0")
+        raise RuntimeError("--rollback-cmd exited 2")
+
+    conclusion = rollback.run(
+        context(double.url, tmp_path),
+        rollback=broken,
+        forward=lambda: double.restart(flag_on=True, version="0.74.0"),
+        versions=("0.74.0", "0.61.0"),
+    )
+    assert conclusion.outcome is Outcome.INCONCLUSIVE
+    assert "--rollback-cmd exited 2" in conclusion.reason
+    assert double.version == "0.74.0"

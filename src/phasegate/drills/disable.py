@@ -56,6 +56,8 @@ class DisableMeasurement:
     data_problem: str | None = None
     reenable_healthy_s: float | None = None
     flag_reported: bool = False  # the config answered the flag as a boolean at least once
+    disabled: bool = False  # the disable command ran
+    enabled: bool = False  # the enable command ran (after it)
     problem: str | None = None  # the drill could not be carried out
     timeline: list[dict[str, Any]] = field(default_factory=list)
 
@@ -144,6 +146,13 @@ def run(
     try:
         _drive(session, m, disable=disable, enable=enable)
     finally:
+        if m.disabled and not m.enabled:
+            # Whatever stopped the drill, the target is not left with the feature switched off.
+            session.timeline.mark("re-enable command (drill interrupted)")
+            try:
+                enable()
+            except Exception as exc:
+                session.timeline.mark("re-enable failed", error=repr(exc)[:300])
         m.timeline = session.close()
     return judge(m)
 
@@ -161,6 +170,7 @@ def _drive(
         return
     command_at = timeline.mark("disable command")
     try:
+        m.disabled = True
         disable()
     except Exception as exc:
         m.problem = f"the disable command failed: {exc}"
@@ -210,6 +220,7 @@ def _drive(
         timeline.mark("traffic stopped", failed=m.traffic.failures)
         enable_at = timeline.mark("re-enable command")
         try:
+            m.enabled = True
             enable()
         except Exception as exc:
             m.data_problem = f"the enable command failed: {exc}"

@@ -46,6 +46,8 @@ class RollbackMeasurement:
     forward_problem: str | None = None
     traffic: TrafficWindow | None = None
     problem: str | None = None
+    rolled_back: bool = False  # the rollback command ran
+    rolled_forward: bool = False  # the roll-forward command ran (after it)
     timeline: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -139,6 +141,13 @@ def run(
     try:
         _drive(session, m, rollback, forward, exited)
     finally:
+        if m.rolled_back and not m.rolled_forward:
+            # Whatever stopped the drill, the target is not left on the older release.
+            session.timeline.mark("roll-forward command (drill interrupted)")
+            try:
+                forward()
+            except Exception as exc:
+                session.timeline.mark("roll-forward failed", error=repr(exc)[:300])
         m.timeline = session.close()
     return judge(m)
 
@@ -160,6 +169,7 @@ def _drive(
         return
     command_at = timeline.mark(f"rollback command ({m.versions[0]} -> {m.versions[1]})")
     try:
+        m.rolled_back = True
         rollback()
     except Exception as exc:
         m.problem = f"the rollback command failed: {exc}"
@@ -212,6 +222,7 @@ def _drive(
             timeline.mark("data read on the previous release", diff=m.kept.describe())
         timeline.mark(f"roll-forward command ({m.versions[1]} -> {m.versions[0]})")
         try:
+            m.rolled_forward = True
             forward()
         except Exception as exc:
             m.forward_problem = f"the roll-forward command failed: {exc}"
