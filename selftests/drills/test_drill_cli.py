@@ -14,10 +14,11 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from phasegate.cli import main
+from phasegate.drills import runner
 from phasegate.drills.allure_timeline import timeline_svg, write_allure
 from phasegate.drills.common import CommandFailed, shell_action
 from phasegate.drills.runner import Deployment, DrillRun, previous_release
-from phasegate.outcomes import Outcome
+from phasegate.outcomes import Conclusion, Outcome
 from support import memory_double
 from support.http_double import running
 
@@ -122,3 +123,12 @@ def test_deployment_disable_runs_the_users_commands(tmp_path):
     events = [e["event"] for e in check["evidence"]["facts"]["drill"]["timeline"]]
     assert "config reports the flag OFF" in events and "memory write refused" in events
     assert left == []  # the drill's dataset project and the traffic's projects are deleted
+
+
+def test_a_drill_that_breaks_is_an_error_not_a_traceback():
+    def broken() -> Conclusion:
+        raise KeyError("id")
+
+    conclusion = runner._guarded(broken)
+    assert conclusion.outcome is Outcome.ERROR
+    assert conclusion.reason == "the drill broke: KeyError('id')"

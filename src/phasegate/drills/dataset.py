@@ -12,12 +12,16 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from phasegate.client import ListingIncomplete, SkillMeatClient
+from phasegate.ratelimit import RateLimited
 from phasegate.resources import Registry, Resource
 
 TYPES = ("decision", "constraint", "gotcha", "style_rule", "learning")
@@ -50,6 +54,7 @@ class Snapshot:
     modules: dict[str, str] = field(default_factory=dict)
     links: frozenset[tuple[str, str]] = frozenset()
     problem: str | None = None  # the snapshot could not be read to its end
+    transient: bool = False  # the problem was a transport error (timeout, refused): try again
 
     def counts(self) -> dict[str, int]:
         return {"items": len(self.items), "modules": len(self.modules), "links": len(self.links)}
@@ -205,9 +210,25 @@ def read_api(api: SkillMeatClient, project_id: str) -> Snapshot:
                     links.add((module_id, str(item_id)))
     except (ListingIncomplete, ValueError, KeyError, AttributeError, TypeError) as exc:
         return Snapshot(problem=f"{type(exc).__name__}: {exc}")
-    except Exception as exc:  # a transport error: the service is not there to read
-        return Snapshot(problem=f"{type(exc).__name__}: {exc}")
+    except RateLimited as exc:
+        return Snapshot(problem=f"rate-limited: {exc}")
+    except httpx.TransportError as exc:  # timeout, refused, reset: the service did not answer
+        return Snapshot(problem=f"{type(exc).__name__}: {exc}", transient=True)
     return Snapshot(items, modules, frozenset(links))
+
+
+def read_back(
+    api: SkillMeatClient, project_id: str, attempts: int = 3, pause_s: float = 2.0
+) -> Snapshot:
+    """`read_api` after a restart: a transport error (a slow first answer) is asked again, a
+    wrong answer is not; the last problem stays the snapshot's problem."""
+    snapshot = read_api(api, project_id)
+    for _ in range(attempts - 1):
+        if not snapshot.transient:
+            break
+        time.sleep(pause_s)
+        snapshot = read_api(api, project_id)
+    return snapshot
 
 
 def read_sqlite(path: Path, project_id: str) -> Snapshot:

@@ -233,7 +233,7 @@ def _drive(
         ):
             m.reenable_healthy_s = timeline.now() - enable_at
             timeline.mark("re-enabled, /health 200")
-        after = dataset.read_api(api, stored.project_id)
+        after = dataset.read_back(api, stored.project_id)
         if after.problem:
             m.data_problem = f"the data could not be read after re-enable: {after.problem}"
         else:

@@ -304,7 +304,7 @@ def _drive(session: DrillSession, server: DrillServer, m: RecoverMeasurement) ->
             f"the API did not come back: {server.process and server.process.log_tail()}"
         )
         return
-    after = dataset.read_api(api, stored.project_id)
+    after = dataset.read_back(api, stored.project_id)
     if after.problem:
         m.served_problem = f"the data could not be read after the restore: {after.problem}"
         return

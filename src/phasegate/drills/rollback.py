@@ -213,7 +213,7 @@ def _drive(
         except (httpx.HTTPError, ValueError, AttributeError):
             m.served_version = None
         if m.healthy_s is not None:
-            kept = dataset.read_api(api, stored.project_id)
+            kept = dataset.read_back(api, stored.project_id)
             if kept.problem:
                 m.kept_problem = f"{m.versions[1]} does not serve the dataset: {kept.problem}"
                 m.kept = dataset.compare(stored.record, dataset.Snapshot(), stored.deleted)
@@ -236,7 +236,7 @@ def _drive(
             m.forward_problem = f"{m.versions[0]} did not come back after the roll-forward"
             return
         timeline.mark("rolled forward, /health 200")
-        after = dataset.read_api(api, stored.project_id)
+        after = dataset.read_back(api, stored.project_id)
         if after.problem:
             m.forward_problem = f"the data could not be read after rolling forward: {after.problem}"
         else:

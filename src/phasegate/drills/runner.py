@@ -130,7 +130,7 @@ class DrillRun:
                 url = server.start()
             except StartError as exc:
                 return self._result(name, _inconclusive(f"the stack did not start: {exc}"), started)
-            conclusion = self._embedded_drill(name, server, url)
+            conclusion = _guarded(lambda: self._embedded_drill(name, server, url))
         finally:
             server.stop()
             # The folders the embedded server created for the drill's projects (as fixtures.py
@@ -181,11 +181,15 @@ class DrillRun:
             )
             if missing or target.disable_cmd is None or target.enable_cmd is None:
                 return self._result(name, _not_given(name, missing), started)
-            conclusion = disable.run(
-                context,
-                disable=shell_action("--disable-cmd", target.disable_cmd),
-                enable=shell_action("--enable-cmd", target.enable_cmd),
-                budget=budget,
+            off = shell_action("--disable-cmd", target.disable_cmd)
+            on = shell_action("--enable-cmd", target.enable_cmd)
+            conclusion = _guarded(
+                lambda: disable.run(
+                    context,
+                    disable=off,
+                    enable=on,
+                    budget=budget,
+                )
             )
         elif name == "rollback":
             missing = _missing(
@@ -193,12 +197,16 @@ class DrillRun:
             )
             if missing or target.rollback_cmd is None or target.forward_cmd is None:
                 return self._result(name, _not_given(name, missing), started)
-            conclusion = rollback.run(
-                context,
-                rollback=shell_action("--rollback-cmd", target.rollback_cmd),
-                forward=shell_action("--forward-cmd", target.forward_cmd),
-                versions=("deployed", "previous"),
-                budget=budget,
+            back = shell_action("--rollback-cmd", target.rollback_cmd)
+            ahead = shell_action("--forward-cmd", target.forward_cmd)
+            conclusion = _guarded(
+                lambda: rollback.run(
+                    context,
+                    rollback=back,
+                    forward=ahead,
+                    versions=("deployed", "previous"),
+                    budget=budget,
+                )
             )
         else:
             conclusion = _inconclusive(
@@ -253,6 +261,15 @@ def _exit_text(server: DrillServer) -> str | None:
 
 def now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _guarded(drill: Callable[[], Conclusion]) -> Conclusion:
+    """A drill that breaks (a bug, an answer nobody foresaw) is an ERROR with its cause, never a
+    traceback instead of a verdict."""
+    try:
+        return drill()
+    except Exception as exc:
+        return Conclusion(Outcome.ERROR, f"the drill broke: {exc!r}")
 
 
 def _inconclusive(reason: str) -> Conclusion:
