@@ -122,6 +122,7 @@ class DrillSession:
     def prepare(self, suffix: str, traffic_s: float) -> tuple[dataset.Dataset, BackgroundTraffic]:
         """Store the dataset, then start the traffic; DatasetError when it cannot be stored."""
         name = f"{self.context.config.run_id}-{suffix}"
+        self._warm_up()
         try:
             stored = dataset.store(self.api, self.registry, name, self.context.folder(name))
         except httpx.HTTPError as exc:
@@ -137,6 +138,16 @@ class DrillSession:
         self.traffic.start()
         self.timeline.mark("traffic running", requests=self.traffic.tally.requests)
         return stored, self.traffic
+
+    def _warm_up(self, attempts: int = 3) -> None:
+        """One read before the first write: SkillMeat's first request after a start takes
+        seconds (more on busy cores), and a timed-out POST might still have written."""
+        for _ in range(attempts):
+            try:
+                self.api.api("GET", "/projects")
+                return
+            except httpx.TransportError:
+                time.sleep(1.0)
 
     def close(self) -> list[dict[str, Any]]:
         if self.traffic is not None:
