@@ -7,12 +7,19 @@ BIN    := $(VENV)/bin
 PHASE  ?= phase2
 PYTEST_ARGS ?=
 
-.PHONY: gate test lint type selftest system skillmeat venv clean report allure-cli
+DRILL  ?= all
+
+.PHONY: drill gate test lint type selftest system skillmeat venv clean report allure-cli
 
 gate: venv system skillmeat
 	$(BIN)/pytest -m $(PHASE) $(PYTEST_ARGS)
 
 test: venv system skillmeat allure-cli lint type selftest
+
+# The plan's emergency procedures as timed drills on the embedded SkillMeat (DRILL=disable,
+# rollback, recover or all); the verdict lands in reports/verdict-drill.json.
+drill: venv skillmeat
+	$(BIN)/phasegate drill $(DRILL) --report-dir $(REPORT_DIR)
 
 selftest: venv system allure-cli
 	$(BIN)/pytest selftests -p no:cacheprovider $(PYTEST_ARGS)

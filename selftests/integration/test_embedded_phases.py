@@ -179,13 +179,8 @@ def test_phase3_canary_on_the_real_stack(tmp_path: Path) -> None:
     assert verdict["decision"] == "NO_GO"
     assert outcomes(verdict, "fail", "error") == PHASE3_FAILS, output[-3000:]
     assert outcomes(verdict, "pass") >= PHASE3_PASSES, output[-3000:]
-    try:
-        import phasegate.canary.compare  # noqa: F401
-    except ImportError:
-        assert outcomes(verdict, "inconclusive") >= PHASE3_COMPARED
-    else:
-        assert outcomes(verdict, "pass", "inconclusive") >= PHASE3_COMPARED
-        assert "canary.split" in outcomes(verdict, "pass")
+    # the same release on both sides: the split holds and the comparisons find no difference
+    assert outcomes(verdict, "pass") >= PHASE3_COMPARED, output[-3000:]
     checks = {c["id"]: c for c in verdict["checks"]}
     rollback = checks["canary.rollback"]["evidence"]["facts"]
     assert rollback["failed_during_and_after"] == 0

@@ -169,6 +169,63 @@ def _log(args: argparse.Namespace) -> int:
     return 0
 
 
+def _drill(args: argparse.Namespace) -> int:
+    """Run the plan's emergency procedures as timed drills; the decision is the exit status."""
+    from phasegate.drills.allure_timeline import write_allure
+    from phasegate.drills.runner import DRILLS, Deployment, DrillRun, now_utc
+    from phasegate.verdict import write
+
+    commands = {
+        "--disable-cmd": args.disable_cmd,
+        "--enable-cmd": args.enable_cmd,
+        "--rollback-cmd": args.rollback_cmd,
+        "--forward-cmd": args.forward_cmd,
+    }
+    given = [option for option, value in commands.items() if value]
+    if given and not args.api_url:
+        print(
+            f"phasegate drill: {', '.join(given)} change a deployment and need --api-url; "
+            "without it the drills run on the embedded SkillMeat",
+            file=sys.stderr,
+        )
+        return 4
+    if args.api_url and not args.api_url.startswith(("http://", "https://")):
+        print(f"phasegate drill: --api-url {args.api_url!r} is not an http(s) URL", file=sys.stderr)
+        return 4
+    names = list(DRILLS) if args.drill == "all" else [args.drill]
+    report_dir = Path(args.report_dir)
+    run = DrillRun(
+        report_dir=report_dir,
+        progress=lambda m: print(f"phasegate drill: {m}", flush=True),
+        skillmeat_version=args.skillmeat_version,
+        previous_version=args.previous_version,
+    )
+    started_at = now_utc()
+    deployment = (
+        Deployment(args.api_url, args.disable_cmd, args.enable_cmd, args.rollback_cmd,
+                   args.forward_cmd)
+        if args.api_url
+        else None
+    )  # fmt: skip
+    results = []
+    for name in names:
+        print(f"phasegate drill: {name} ...", flush=True)
+        result = run.deployed(name, deployment) if deployment else run.embedded(name)
+        print(f"phasegate drill: {name}: {result.outcome.value.upper()}: {result.reason}")
+        results.append(result)
+    target = {
+        "api_url": args.api_url or "embedded",
+        "version": "v1",
+        "embedded": deployment is None,
+        "skillmeat_version": None if deployment else args.skillmeat_version,
+    }
+    verdict = run.verdict(results, target, started_at)
+    path = write(verdict, report_dir)
+    write_allure(results, report_dir / "allure-results")
+    print(f"phasegate drill: {verdict.decision.value} ({path})")
+    return verdict.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="phasegate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -188,6 +245,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.add_argument(
         "--output", help="where to write the filled copy (default: reports/rollout-plan.md)"
     )
+    drill = sub.add_parser(
+        "drill",
+        help="the plan's emergency procedures as timed drills (embedded SkillMeat by default)",
+    )
+    drill.add_argument("drill", choices=["disable", "rollback", "recover", "all"])
+    drill.add_argument("--report-dir", default="reports", help="verdict-drill.json goes here")
+    drill.add_argument("--skillmeat-version", default="0.74.0", help="the release under test")
+    drill.add_argument(
+        "--previous-version", help="the release to roll back to (default: PyPI's one before)"
+    )
+    drill.add_argument(
+        "--api-url", help="a deployment to drill (causes downtime; needs your commands)"
+    )
+    drill.add_argument("--disable-cmd", help="shell command that disables the feature")
+    drill.add_argument("--enable-cmd", help="shell command that enables it again")
+    drill.add_argument("--rollback-cmd", help="shell command that rolls back one release")
+    drill.add_argument("--forward-cmd", help="shell command that rolls forward again")
     args, extra = parser.parse_known_args(argv)
     if args.command != "gate" and extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -197,6 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _gate(args, extra)
     if args.command == "log":
         return _log(args)
+    if args.command == "drill":
+        return _drill(args)
     return _explain(args)
 
 

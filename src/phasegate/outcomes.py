@@ -29,6 +29,7 @@ class Kind(enum.StrEnum):
     LOAD = "load"
     CONTRACT = "contract"
     CANARY = "canary"
+    DRILL = "drill"
 
 
 class Inconclusive(Exception):

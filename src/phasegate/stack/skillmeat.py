@@ -95,7 +95,15 @@ class SkillMeatServer:
                 f"skillmeat cache status failed ({done.returncode}): {done.stderr[-1500:]}"
             )
         self.port = free_port()
-        argv = [
+        self.process = ManagedProcess(
+            self.spec.name, self.argv(), log_path=self.spec.log_path, env=env, cwd=work
+        )
+        self._wait_ready()
+        return self.url
+
+    def argv(self) -> list[str]:
+        """The server's command line: the spec's python, uvicorn, loopback, the chosen port."""
+        return [
             str(self.spec.python),
             "-m",
             "uvicorn",
@@ -105,11 +113,6 @@ class SkillMeatServer:
             "--port",
             str(self.port),
         ]
-        self.process = ManagedProcess(
-            self.spec.name, argv, log_path=self.spec.log_path, env=env, cwd=work
-        )
-        self._wait_ready()
-        return self.url
 
     def _wait_ready(self) -> None:
         assert self.process is not None

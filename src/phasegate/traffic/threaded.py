@@ -259,13 +259,16 @@ def send(
     progress: Progress = print,
     pacer: Pacer | None = None,
     rate_per_s: float | None = None,
+    tally: Tally | None = None,
+    stop: threading.Event | None = None,
 ) -> Tally:
     """Send about `requests` requests of `mix` (bounded by `max_seconds`, and by `rate_per_s`
     across all threads when given: the soak's steady traffic), then delete what was made.
-    Every request counts toward `requests`, failed ones included."""
-    tally = Tally(started=time.time())
+    Every request counts toward `requests`, failed ones included. A caller that watches the
+    traffic while it runs (a drill) passes its own `tally` and may end it early with `stop`."""
+    tally = tally if tally is not None else Tally(started=time.time())
     deadline = time.monotonic() + max_seconds
-    stop = threading.Event()
+    stop = stop if stop is not None else threading.Event()
     turn = _Turns(rate_per_s, stop)
     clients = [SkillMeatClient(config, recorder=tally.record) for _ in range(threads)]
     registries = [Registry(client, ledger) for client in clients]
