@@ -230,23 +230,74 @@ def test_count_matches_writes(api, project, cleanup, evidence):
 def test_search_matches_writes(api, shared_project, cleanup, evidence):
     """GET /memory-items/search finds exactly the written items containing the keyword.
 
-    Blocking (rule: plan-criterion): search is how users find a memory to correct or deprecate; a
-    search that misses items leaves wrong memories in every pack. Checked scoped to the project and
-    unscoped (the keyword is unique to this check, so the unscoped answer is known too).
+    Blocking (rule: plan-criterion): search is how users find a memory to correct or deprecate;
+    a search that misses items leaves wrong memories in every pack. Searched within the project,
+    in the keyword's case and in upper case (search is case-insensitive); what a search without
+    a project may show is items.search-unscoped-scope's question.
     """
     keyword = f"kw{uuid.uuid4().hex[:10]}"
     written = _write_mixed(api, cleanup, shared_project, keyword)
     expected = sorted(row["id"] for row in written if row["tagged"])
-    scoped = expect.json_object(api.search_items(keyword, project_id=shared_project.id), 200)
-    scoped_ids = sorted(ids_of(expect.items_of(scoped, "GET /memory-items/search")))
-    unscoped = expect.json_object(api.search_items(keyword.upper()), 200)
-    unscoped_ids = sorted(ids_of(expect.items_of(unscoped, "GET /memory-items/search")))
+    found = {}
+    for label, query in (("scoped", keyword), ("scoped_uppercase", keyword.upper())):
+        answer = expect.json_object(api.search_items(query, project_id=shared_project.id), 200)
+        found[label] = sorted(ids_of(expect.items_of(answer, "GET /memory-items/search")))
+        evidence.note(label, found[label])
     evidence.note("expected", expected)
-    evidence.note("scoped", scoped_ids)
-    evidence.note("unscoped_uppercase", unscoped_ids)
-    assert scoped_ids == expected, f"project search found {scoped_ids}, expected {expected}"
-    assert unscoped_ids == expected, (
-        f"unscoped upper-case search found {unscoped_ids}, expected {expected}"
+    for label, ids in found.items():
+        assert ids == expected, f"{label} project search found {ids}, expected {expected}"
+
+
+# share_scope, as SkillMeat documents it (its model: "Cross-project visibility scope"; its CLI:
+# "private: caller-owned only. project: shared within the project. global_candidate: candidates
+# for universal/persona memory bank"). Only the last may be seen from outside its project.
+OUTSIDE_ITS_PROJECT = {"private": False, "project": False, "global_candidate": True}
+PROJECTLESS_READS = (
+    ("search", "/memory-items/search", "query"),
+    ("global", "/memory-items/global", "search"),
+)
+
+
+@pytest.mark.check("items.search-unscoped-scope", writes=True)
+@pytest.mark.phase2
+@pytest.mark.phase4
+def test_projectless_search_keeps_project_items(api, shared_project, cleanup, evidence):
+    """A search without a project returns no project's private or project-scoped items.
+
+    Blocking (rule: cross-project): share_scope is the item's cross-project visibility
+    (SkillMeat's own model and CLI: private is caller-owned only, project is shared within the
+    project, global_candidate is the candidate for the universal memory bank). A project-less
+    search (GET /memory-items/search without project_id, GET /memory-items/global?search=) that
+    returns a private or project item hands one project's memory to callers of any other; only
+    global_candidate items may come back. Items with a keyword unique to this check, one per
+    scope, are written and the answers judged by id.
+    """
+    keyword = f"kw{uuid.uuid4().hex[:10]}"
+    scope_of = {}
+    for scope in OUTSIDE_ITS_PROJECT:
+        body = {
+            "type": "decision",
+            "status": "active",
+            "share_scope": scope,
+            "content": f"{shared_project.name} {scope} item {keyword}",
+        }
+        item = expect.json_object(create_item(api, cleanup, shared_project.id, body), 201)
+        scope_of[item["id"]] = scope
+    evidence.note("written", scope_of)
+    exposed = {}
+    for label, path, param in PROJECTLESS_READS:
+        answer = expect.json_object(api.api("GET", path, params={param: keyword}), 200)
+        ids = ids_of(expect.items_of(answer, f"GET {path}"))
+        evidence.note(f"{label}_returned", {i: scope_of.get(i, "not ours") for i in ids})
+        leaked = sorted(
+            scope_of[i] for i in ids if i in scope_of and not OUTSIDE_ITS_PROJECT[scope_of[i]]
+        )
+        if leaked:
+            exposed[f"GET {path}?{param}="] = leaked
+    evidence.note("exposed", exposed)
+    assert not exposed, (
+        "a search without a project returns items of a project whose share_scope keeps them "
+        f"inside it: {exposed}"
     )
 
 
