@@ -15,7 +15,7 @@ from contract_params import operation_params, resource_params, status_params
 
 from phasegate.contract import crud_sequences, fuzz_operation, uncatalogued
 from phasegate.contract.fuzz import FINDINGS, UNDOCUMENTED_STATUS
-from phasegate.outcomes import Conclusion, Outcome, conclude
+from phasegate.outcomes import Conclusion, Inconclusive, Outcome, conclude
 from phasegate.resources import Resource, compute_once
 
 API_PREFIX = "/api/{version}"
@@ -41,15 +41,21 @@ def _fuzzed(request, operation, target, ledger_dir) -> dict:
     exchanges); the other reads its conclusion."""
 
     def fuzz() -> dict:
-        schema = request.getfixturevalue("contract_schema")
-        path = operation.full_path(_prefix(target))
-        report = fuzz_operation(
-            _operation(schema, path, operation.method),
-            operation,
-            request.getfixturevalue("contract_profile"),
-            request.getfixturevalue("contract_pins"),
-            request.getfixturevalue("contract_sender"),
-        )
+        try:
+            schema = request.getfixturevalue("contract_schema")
+            path = operation.full_path(_prefix(target))
+            report = fuzz_operation(
+                _operation(schema, path, operation.method),
+                operation,
+                request.getfixturevalue("contract_profile"),
+                request.getfixturevalue("contract_pins"),
+                request.getfixturevalue("contract_sender"),
+            )
+        except Inconclusive as exc:
+            # Both checks of the operation are undecided, for the same reason: the other one
+            # must not fuzz again and decide on a second try what this one could not.
+            undecided = {"outcome": Outcome.INCONCLUSIVE.value, "reason": str(exc), "facts": {}}
+            return dict.fromkeys(FINDINGS, undecided)
         return {
             finding: {"outcome": c.outcome.value, "reason": c.reason, "facts": dict(c.facts)}
             for finding in FINDINGS
