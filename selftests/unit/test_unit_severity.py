@@ -231,3 +231,12 @@ def test_a_docstring_that_names_a_rule_names_the_catalogs(
             if severity is not None and seen["severity"] != severity:
                 wrong.append(f"{check_id} ({phase}): docstring {first}, catalog {seen['severity']}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_explain_shows_severity_and_rule_and_reads_older_verdicts() -> None:
+    from phasegate.cli import _severity_column
+
+    assert _severity_column({"blocking": False, "severity": "warn", "rule": "moved-path"}) == (
+        "warn (moved-path)"
+    )
+    assert _severity_column({"blocking": True}) == "block"  # a verdict from before the catalog
