@@ -120,6 +120,7 @@ def build_meta(
         phase,
         phases=phases,
         default_blocking=bool(check_kwargs.get("blocking", True)),
+        declared_id=check_args[0],
     )
     return CheckMeta(
         id=check_id,

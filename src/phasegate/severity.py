@@ -49,9 +49,6 @@ class CheckRow:
     overrides: Mapping[str, Severity] = field(default_factory=dict)
     plan: str = ""
 
-    def covers(self, check_id: str) -> bool:
-        return check_id == self.id or check_id.startswith(self.id + ".")
-
 
 @dataclass(frozen=True)
 class Resolved:
@@ -72,13 +69,15 @@ class SeverityCatalog:
     rows: tuple[CheckRow, ...]
     source: str = "severity.toml"
 
-    def row_for(self, check_id: str) -> CheckRow | None:
-        """The row of this id, else of the longest dotted prefix (a parametrized check's id)."""
-        best: CheckRow | None = None
-        for row in self.rows:
-            if row.covers(check_id) and (best is None or len(row.id) > len(best.id)):
-                best = row
-        return best
+    def row_for(self, check_id: str, declared_id: str | None = None) -> CheckRow | None:
+        """The row of this check id, else of the id its marker declares (a parametrized check:
+        `items.cursor-walk` for `items.cursor-walk.confidence-desc`). Never a looser prefix: a
+        new check under an existing family must get a row of its own."""
+        rows = {row.id: row for row in self.rows}
+        found = rows.get(check_id)
+        if found is None and declared_id is not None:
+            found = rows.get(declared_id)
+        return found
 
     def severity_of(self, row: CheckRow, phase: str) -> Severity:
         if phase in row.overrides:
@@ -92,6 +91,7 @@ class SeverityCatalog:
         *,
         phases: Iterable[str] = (),
         default_blocking: bool = True,
+        declared_id: str | None = None,
     ) -> Resolved:
         """The check's severity for the run's phase.
 
@@ -99,7 +99,7 @@ class SeverityCatalog:
         phases. A check with no row keeps what its marker declares (`default_blocking`) with no
         rule: the coverage self-test fails the build for it, so that can only last until review.
         """
-        row = self.row_for(check_id)
+        row = self.row_for(check_id, declared_id)
         if row is None:
             return Resolved(None, Severity.BLOCK if default_blocking else Severity.WARN)
         if phase is not None:
@@ -109,9 +109,9 @@ class SeverityCatalog:
         return Resolved(row.rule, Severity.BLOCK if blocks else Severity.WARN)
 
     def unused_rows(self, check_ids: Iterable[str]) -> list[str]:
-        """Rows that cover none of these check ids (a row naming no check)."""
-        ids = list(check_ids)
-        return [row.id for row in self.rows if not any(row.covers(c) for c in ids)]
+        """Rows naming none of these ids (check ids and the ids markers declare)."""
+        ids = set(check_ids)
+        return [row.id for row in self.rows if row.id not in ids]
 
 
 def _severity(value: Any, where: str) -> Severity:
