@@ -21,8 +21,16 @@ SUITE = REPO / "tests" / "contract"
 SELFTESTS = REPO / "selftests"
 NOWHERE = "--api-url=http://127.0.0.1:9"
 
-OPERATION_IDS = {f"contract.{op.param_id}" for op in OPERATIONS}
-READ_IDS = {f"contract.{op.param_id}" for op in OPERATIONS if op.read_only}
+# Each operation has two checks: its contract findings and its undocumented-4xx findings (each
+# class follows its own severity rule).
+STATUS_IDS = {f"contract.undocumented-status.{op.param_id}" for op in OPERATIONS}
+OPERATION_IDS = {f"contract.{op.param_id}" for op in OPERATIONS} | STATUS_IDS
+READ_IDS = {
+    f"contract.{prefix}{op.param_id}"
+    for op in OPERATIONS
+    if op.read_only
+    for prefix in ("", "undocumented-status.")
+}
 CRUD_IDS = {f"contract.crud-{resource.name}" for resource in RESOURCES}
 
 
@@ -98,7 +106,7 @@ def test_profile_selects_the_checks(
     run, checks = _collect(pytester, monkeypatch, *args)
     assert set(checks) == expected
     assert f"phasegate: contract profile {profile}" in run.output
-    total = len(OPERATIONS) + len(RESOURCES) + 1
+    total = 2 * len(OPERATIONS) + len(RESOURCES) + 1
     dropped = total - len(expected)
     # Writes are deselected under a read-only profile, not skipped (a skip would block GO).
     summary = f"{len(expected)}/{total} tests collected ({dropped} deselected)"
@@ -109,11 +117,15 @@ def test_full_phase2_has_27_operations_2_sequences_and_the_catalog(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, checks = _collect(pytester, monkeypatch, "-m", "phase2")
-    operations = {c for c in checks if c not in CRUD_IDS | {"contract.catalog"}}
-    assert len(operations) == 27 and len(READ_IDS) == 8
+    operations = {c for c in checks if c not in CRUD_IDS | STATUS_IDS | {"contract.catalog"}}
+    assert len(operations) == 27 and len(READ_IDS) == 16
+    assert set(checks) >= STATUS_IDS and len(STATUS_IDS) == 27
     assert {"contract.get-memory-items-item_id", "contract.post-memory-items-export"} <= operations
     assert {"contract.crud-memory-items", "contract.crud-context-modules"} <= set(checks)
+    # The severity catalog: contract findings and CRUD block, undocumented 4xx and the catalog
+    # of operations warn.
     assert all(checks[c]["blocking"] for c in operations | CRUD_IDS)
+    assert not any(checks[c]["blocking"] for c in STATUS_IDS)
     assert checks["contract.catalog"]["blocking"] is False
     assert all(set(c["phases"]) == {"phase2", "phase3", "phase4"} for c in checks.values())
 

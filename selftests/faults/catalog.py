@@ -582,6 +582,26 @@ ITEM_CHECKS = [
         violate=[on("GET", SEARCH, RemoveElement("items", 0))],
     ),
     fault(
+        "items.search-unscoped-scope",
+        "a search without a project hands out a project's private item",
+        native=(
+            "0.74.0 returns every project's private and project-scoped items to a search "
+            "without project_id and to GET /memory-items/global?search="
+        ),
+        violate=[
+            on("POST", ITEMS, Capture("private_item"), body=r'"share_scope":\s*"private"'),
+            on("GET", SEARCH, leak("private_item")),
+        ],
+        comply=[
+            on(
+                "GET",
+                path,
+                DropItems("items", "share_scope", regex="^(private|project)$", missing_ok=True),
+            )
+            for path in (SEARCH, rf"{API}/memory-items/global")
+        ],
+    ),
+    fault(
         "items.duplicate-refused",
         "the same content twice is accepted",
         violate=[on("POST", ITEMS, SetStatus(201), upstream_status=409)],

@@ -39,20 +39,22 @@ PHASE1_WARNS = {
 # 0.74.0 reports no memory_auto_extract flag: whether extraction is off cannot be known.
 UNKNOWN_AUTO_EXTRACT = {"config.auto-extract-off"}
 
-# Flag ON (phases 2 and 4): findings in the Memory & Context API itself.
+# Flag ON (phases 2 and 4): findings in the Memory & Context API itself, severities by the rule
+# of src/phasegate/severity.toml.
 FLAG_ON_FAILS = {
-    "integrity.isolation-module-link",  # B's module links A's item; B's pack then serves it
-    "lifecycle.merge.keep_source",  # every keep_source merge answers 500
-    "service.metrics-memory-items",  # skillmeat_memory_items_total declared, never set
+    "integrity.isolation-module-link",  # cross-project: B's module links A's item
+    "lifecycle.merge.keep_source",  # effect: every keep_source merge answers 500
+    "integrity.duplicate-no-leak",  # cross-project: B's 409 names A's item, project and session
+    "items.search-unscoped-scope",  # cross-project: private/project items in a project-less search
+    "items.duplicate-after-update",  # effect: content_hash stale after PUT, old content refused
+    "integrity.plan-fields",  # effect: 201 while tags and metadata are dropped
+    "integrity.structured-anchors",  # contract-break: the documented anchor object answers 400
+    "packs.greedy-fill",  # plan-criterion: the pack stops at the first item that does not fit
 }
 FLAG_ON_WARNS = {
-    "packs.greedy-fill",
-    "integrity.plan-fields",
-    "integrity.structured-anchors",
-    "integrity.duplicate-no-leak",
-    "items.duplicate-after-update",
-    "config.plan-config-path",
-    "service.metrics-plan-path",
+    "config.plan-config-path",  # moved-path: /api/v1/config is 404
+    "service.metrics-plan-path",  # moved-path: /metrics is 404 (served at /metrics/)
+    "service.metrics-memory-items",  # unset-gauge: skillmeat_memory_items_total never set
 }
 
 
@@ -214,21 +216,30 @@ def no_split_left(report_dir: Path, output: str) -> None:
 
 # Contract fuzzing (seeded, so the same cases every run) of 0.74.0 against its own OpenAPI.
 CONTRACT_PHASE2_FAILS = {
-    # an invalid `cursor` answers 400 ("Incorrect padding", a Python unpacking error), undocumented
-    "contract.get-memory-items-search",
-    "contract.get-memory-items-global",
-    # invalid bodies answer 400 where the schema documents only 422
-    "contract.post-memory-items-bulk-promote",
-    "contract.post-memory-items-bulk-deprecate",
-    "contract.post-memory-items-extract-preview",
-    "contract.post-memory-items-extract-apply",
-    # 500 on a valid body with extra properties; 500 on an import folder that does not exist;
-    # 500 on an invalid update body
+    # contract-break (5xx): 500 on a valid body with extra properties; 500 on an import folder
+    # that does not exist; 500 on an invalid update body
     "contract.post-context-modules-module_id-memories",
     "contract.post-memory-items-import",
     "contract.put-memory-items-item_id",
 }
-CONTRACT_PHASE4_FAILS = {"contract.get-memory-items-search", "contract.get-memory-items-global"}
+CONTRACT_PHASE2_WARNS = {
+    # undocumented-4xx: an invalid `cursor` answers 400 ("Incorrect padding", a Python
+    # unpacking error)
+    "contract.undocumented-status.get-memory-items-search",
+    "contract.undocumented-status.get-memory-items-global",
+    # undocumented-4xx: invalid bodies answer 400 where the schema documents only 422
+    "contract.undocumented-status.post-memory-items-bulk-promote",
+    "contract.undocumented-status.post-memory-items-bulk-deprecate",
+    "contract.undocumented-status.post-memory-items-extract-preview",
+    "contract.undocumented-status.post-memory-items-extract-apply",
+}
+# The safe profile meets the two cursor 400s only: warnings, so the contract alone is GO.
+CONTRACT_PHASE4_FAILS: set[str] = set()
+CONTRACT_PHASE4_WARNS = {
+    "contract.undocumented-status.get-memory-items-search",
+    "contract.undocumented-status.get-memory-items-global",
+}
+STATUS_PREFIX = "contract.undocumented-status."
 
 
 def contract_checks(verdict: dict[str, Any]) -> list[dict[str, Any]]:
@@ -237,7 +248,7 @@ def contract_checks(verdict: dict[str, Any]) -> list[dict[str, Any]]:
 
 def assert_failures_reproducible(verdict: dict[str, Any]) -> None:
     for check in contract_checks(verdict):
-        if check["outcome"] != "fail":
+        if check["outcome"] not in ("fail", "warn") or check["id"] == "contract.catalog":
             continue
         failures = check["evidence"]["facts"]["contract"]["failures"]
         assert failures, check["id"]
@@ -267,8 +278,11 @@ def test_phase2_contract_on_real_skillmeat(tmp_path: Path) -> None:
     assert code == 1, output[-3000:]
     assert verdict["run"]["contract"]["name"] == "full"
     checks = contract_checks(verdict)
-    assert len(checks) == 27 + 2 + 1  # every operation, two CRUD resources, the catalog
+    # every operation twice (contract findings, undocumented statuses), two CRUD resources, the
+    # catalog
+    assert len(checks) == 2 * 27 + 2 + 1
     assert outcomes(verdict, "fail", "error") == CONTRACT_PHASE2_FAILS, output[-3000:]
+    assert outcomes(verdict, "warn") == CONTRACT_PHASE2_WARNS, output[-3000:]
     assert not outcomes(verdict, "inconclusive", "skipped"), "a contract check could not decide"
     assert {"contract.crud-memory-items", "contract.crud-context-modules"} <= outcomes(
         verdict, "pass"
@@ -278,12 +292,22 @@ def test_phase2_contract_on_real_skillmeat(tmp_path: Path) -> None:
     # Allure: one entry per check, the decision on the Overview, checks drawn in Chromium.
     titles = allure_titles(tmp_path)
     assert len(titles) == len(checks)
+    attachments: dict[str, set[str]] = {}
     for result in allure_results(tmp_path):
         check_id = next(lb["value"] for lb in result["labels"] if lb["name"] == "check_id")
         attached = {a["name"].split(" (")[0] for a in result.get("attachments", [])}
-        if check_id != "contract.catalog":  # reads the schema only, sends nothing
-            assert "HTTP exchanges" in attached, check_id
-        assert ("reproduce" in attached) == (check_id in CONTRACT_PHASE2_FAILS), check_id
+        attachments[check_id] = attached
+        problems = CONTRACT_PHASE2_FAILS | CONTRACT_PHASE2_WARNS
+        assert ("reproduce" in attached) == (check_id in problems), check_id
+    # The catalog reads the schema only. An operation is fuzzed once for its two checks: the
+    # first of them to run (under xdist, either) records the exchanges, the other reads the
+    # conclusion.
+    for check_id in attachments:
+        if check_id == "contract.catalog" or check_id.startswith(STATUS_PREFIX):
+            continue
+        twin = STATUS_PREFIX + check_id.removeprefix("contract.")
+        seen = attachments[check_id] | attachments.get(twin, set())
+        assert "HTTP exchanges" in seen, check_id
     assert "Decision=NO_GO" in (tmp_path / "allure-results" / "environment.properties").read_text()
     index = report_html.render(tmp_path / "allure-results", tmp_path / "html", single_file=True)
     overview = visible_text(rendered_dom(index.as_uri()))
@@ -297,12 +321,17 @@ def test_phase2_contract_on_real_skillmeat(tmp_path: Path) -> None:
 
 def test_phase4_contract_is_read_only_and_safe(tmp_path: Path) -> None:
     code, verdict, output = run_phase("phase4", tmp_path, "tests/contract")
-    assert code == 1, output[-3000:]
+    assert code == 0, output[-3000:]
+    assert verdict["decision"] == "GO"
     assert verdict["run"]["contract"]["name"] == "safe"
     checks = contract_checks(verdict)
     fuzzed = [c for c in checks if c["id"] != "contract.catalog"]
-    assert len(fuzzed) == 8 and all(c["id"].startswith("contract.get-") for c in fuzzed)
+    reads = [c["id"].removeprefix(STATUS_PREFIX) for c in fuzzed]
+    assert len(fuzzed) == 16 and all(
+        i.startswith("contract.get-") or i.startswith("get-") for i in reads
+    )
     assert outcomes(verdict, "fail", "error") == CONTRACT_PHASE4_FAILS, output[-3000:]
+    assert outcomes(verdict, "warn") == CONTRACT_PHASE4_WARNS, output[-3000:]
     for check in fuzzed:
         report = check["evidence"]["facts"]["contract"]
         assert set(report["examples"]) == {"positive"}, check["id"]  # no invalid input

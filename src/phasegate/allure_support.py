@@ -34,7 +34,8 @@ def reset_results(directory: Path) -> None:
 def label_check(meta: CheckMeta) -> None:
     """Titles come from the check (parameters are shown beside them by Allure itself)."""
     allure.dynamic.title(meta.title)
-    allure.dynamic.description(f"Check `{meta.id}`.\n\n{meta.description}")
+    rule = f" Severity: {meta.severity} (rule `{meta.rule}`)." if meta.rule else ""
+    allure.dynamic.description(f"Check `{meta.id}`.{rule}\n\n{meta.description}")
     # Suites group by kind and check family; Behaviors stays a flat list of every check by its
     # title (feature/story labels would fold it into collapsed groups).
     allure.dynamic.parent_suite(meta.kind.value)
@@ -45,6 +46,9 @@ def label_check(meta: CheckMeta) -> None:
         allure.dynamic.label("phase", phase)
         allure.dynamic.tag(phase)
     allure.dynamic.tag("blocking" if meta.blocking else "warning")
+    if meta.rule:
+        allure.dynamic.label("severity_rule", meta.rule)
+        allure.dynamic.tag(f"rule:{meta.rule}")
 
 
 def _json(value: Any, redactor: Redactor) -> str:

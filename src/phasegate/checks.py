@@ -1,7 +1,9 @@
 """What a phase-marked test declares about itself, read from its markers and docstring.
 
 A check's id comes from `@pytest.mark.check("family.name")`, never from the test's function name,
-so the verdict history of a check survives a rename or a move to another file.
+so the verdict history of a check survives a rename or a move to another file. Its severity comes
+from the severity catalog (phasegate.severity) for the run's phase, never from the marker alone:
+a marker's `blocking=` only stands in for a check the catalog has no row for yet.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from phasegate.outcomes import Kind
 from phasegate.phases import PHASE_MARKS
+from phasegate.severity import SeverityCatalog, load_catalog
 
 CHECK_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -27,6 +30,8 @@ class CheckMeta:
     blocking: bool
     phases: tuple[str, ...]
     writes: bool
+    rule: str | None = None
+    severity: str = "block"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +42,8 @@ class CheckMeta:
             "blocking": self.blocking,
             "phases": list(self.phases),
             "writes": self.writes,
+            "rule": self.rule,
+            "severity": self.severity,
         }
 
     @classmethod
@@ -49,6 +56,8 @@ class CheckMeta:
             blocking=bool(data["blocking"]),
             phases=tuple(data["phases"]),
             writes=bool(data.get("writes", False)),
+            rule=data.get("rule"),
+            severity=str(data.get("severity", "block" if data["blocking"] else "warn")),
         )
 
 
@@ -72,8 +81,13 @@ def build_meta(
     marker_names: Iterable[str],
     function: Callable[..., Any] | None,
     param_id: str | None,
+    phase: str | None = None,
+    catalog: SeverityCatalog | None = None,
 ) -> CheckMeta:
-    """Validate one test's declaration; parametrized tests get `id[param]` ids."""
+    """Validate one test's declaration; parametrized tests get `id.param` ids.
+
+    The severity is the catalog's for `phase` (the run's; None: blocking in any of its phases).
+    """
     if not check_args or not isinstance(check_args[0], str):
         raise CheckDeclarationError(f"{nodeid}: @pytest.mark.check needs an id string")
     check_id = check_args[0]
@@ -100,12 +114,22 @@ def build_meta(
             f"{', '.join(k.value for k in Kind)}"
         ) from None
     names = set(marker_names)
+    phases = tuple(p for p in PHASE_MARKS if p in names)
+    resolved = (catalog or load_catalog()).resolve(
+        check_id,
+        phase,
+        phases=phases,
+        default_blocking=bool(check_kwargs.get("blocking", True)),
+        declared_id=check_args[0],
+    )
     return CheckMeta(
         id=check_id,
         title=title,
         description=description,
         kind=kind,
-        blocking=bool(check_kwargs.get("blocking", True)),
-        phases=tuple(p for p in PHASE_MARKS if p in names),
+        blocking=resolved.blocking,
+        phases=phases,
         writes=bool(check_kwargs.get("writes", False)),
+        rule=resolved.rule,
+        severity=resolved.severity.value,
     )

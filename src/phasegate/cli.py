@@ -81,6 +81,13 @@ def _contract_failure(failure: dict[str, Any]) -> str:
     )
 
 
+def _severity_column(check: dict[str, Any]) -> str:
+    """block / warn and the rule that decided it (older verdicts carry neither: blocking only)."""
+    severity = check.get("severity") or ("block" if check["blocking"] else "warn")
+    rule = check.get("rule")
+    return f"{severity} ({rule})" if rule else str(severity)
+
+
 def _explain(args: argparse.Namespace) -> int:
     path = Path(args.verdict)
     try:
@@ -103,7 +110,7 @@ def _explain(args: argparse.Namespace) -> int:
             c["outcome"].upper(),
             c["kind"],
             c["id"],
-            "block" if c["blocking"] else "warn",
+            _severity_column(c),
             c.get("reason", "")[:90],
         )
         for c in checks

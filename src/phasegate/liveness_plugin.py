@@ -24,6 +24,7 @@ from phasegate import liveness
 from phasegate.client import request_headers
 from phasegate.outcomes import CheckResult, Kind, Outcome
 from phasegate.runstate import RunState
+from phasegate.severity import load_catalog as load_severity
 
 REACHABLE_ID = "run.target.reachable"
 ALIVE_ID = "run.target.alive"
@@ -172,12 +173,15 @@ ALIVE_TITLE = "The target stayed up for the whole run"
 
 
 def _finding(check_id: str, reason: str, evidence: dict[str, Any], title: str) -> CheckResult:
+    resolved = load_severity().resolve(check_id, None)
     return CheckResult(
         id=check_id,
         title=title,
         kind=Kind.SMOKE,
         outcome=Outcome.FAIL,
-        blocking=True,
+        blocking=resolved.blocking,
+        rule=resolved.rule,
+        severity=resolved.severity.value,
         description=(
             "Blocking: a target that does not answer fails the rollout's first precondition; "
             "no check can say anything about it."

@@ -100,6 +100,10 @@ class CheckResult:
     nodeid: str = ""
     duration_s: float = 0.0
     evidence: dict[str, Any] = field(default_factory=dict)
+    # The severity catalog's rule (phasegate.severity; None: the check has no row) and the
+    # severity it gave this run's phase, "block" or "warn" (the same fact as `blocking`).
+    rule: str | None = None
+    severity: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +112,8 @@ class CheckResult:
             "kind": self.kind.value,
             "outcome": self.outcome.value,
             "blocking": self.blocking,
+            "rule": self.rule,
+            "severity": self.severity or ("block" if self.blocking else "warn"),
             "phases": list(self.phases),
             "description": self.description,
             "reason": self.reason,

@@ -40,6 +40,8 @@ from phasegate.progress import Progress
 from phasegate.resources import new_run_id, read_ledgers, scan_orphans
 from phasegate.runstate import EVIDENCE, META, STATE, RunState, state_of
 from phasegate.settings import OPTIONS, Settings, SettingsError, resolve
+from phasegate.severity import SeverityCatalogError
+from phasegate.severity import load_catalog as load_severity
 from phasegate.stack.embedded import EmbeddedStack, StackUnavailable
 from phasegate.summary import summary_lines
 
@@ -103,8 +105,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: a check of rollout {name}")
     config.addinivalue_line(
         "markers",
-        "check(id, blocking=True, kind='smoke', writes=False): the stable id and severity of a "
-        "phase check; its docstring gives the title and why it is blocking or a warning",
+        "check(id, blocking=True, kind='smoke', writes=False): the stable id of a phase check; "
+        "its severity comes from its row in src/phasegate/severity.toml (blocking= stands in "
+        "only until it has one); its docstring gives the title and the rule it blocks or warns by",
     )
     try:
         settings = _settings_from(config)
@@ -290,6 +293,11 @@ def pytest_collection_modifyitems(
         return
     problems: list[str] = []
     seen: dict[str, str] = {}
+    try:
+        severities = load_severity()
+    except (OSError, SeverityCatalogError) as exc:
+        raise pytest.UsageError(f"phasegate: the severity catalog: {exc}") from None
+    run_phase = state.settings.phase.value if state.settings.phase is not None else None
     phase_items = [item for item in items if any(item.get_closest_marker(p) for p in PHASE_MARKS)]
     for item in phase_items:
         marker = item.get_closest_marker("check")
@@ -305,6 +313,8 @@ def pytest_collection_modifyitems(
                 marker_names=[m.name for m in item.iter_markers()],
                 function=getattr(item, "function", None),
                 param_id=callspec.id if callspec is not None else None,
+                phase=run_phase,
+                catalog=severities,
             )
         except CheckDeclarationError as exc:
             problems.append(str(exc))
@@ -533,6 +543,8 @@ def _results(state: RunState) -> list[CheckResult]:
                 kind=meta.kind,
                 outcome=Outcome(payload["outcome"]),
                 blocking=meta.blocking,
+                rule=meta.rule,
+                severity=meta.severity,
                 phases=meta.phases,
                 description=meta.description,
                 reason=payload["reason"],
@@ -545,15 +557,19 @@ def _results(state: RunState) -> list[CheckResult]:
 
 
 def _orphan_result(outcome: Outcome, reason: str, facts: dict[str, Any]) -> CheckResult:
+    resolved = load_severity().resolve(ORPHAN_CHECK_ID, None)
     return CheckResult(
         id=ORPHAN_CHECK_ID,
         title="The run left nothing of its own behind on the target",
         kind=Kind.SMOKE,
         outcome=outcome,
-        blocking=True,
+        blocking=resolved.blocking,
+        rule=resolved.rule,
+        severity=resolved.severity.value,
         description=(
-            "Blocking: data a gate run leaves in a production target is a defect of the run, "
-            "and a DELETE that answers success without deleting is a defect of the target."
+            "Blocking (rule: effect): data a gate run leaves in a production target is a defect "
+            "of the run, and a DELETE that answers success without deleting is a defect of the "
+            "target."
         ),
         reason=reason,
         evidence={"facts": facts},

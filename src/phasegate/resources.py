@@ -8,12 +8,13 @@ How each kind is deleted and proven gone, and what missing data means, is `clean
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,3 +165,24 @@ def scan_orphans(api: SkillMeatClient, events: list[dict[str, Any]], run_id: str
             resource = created.get(("project", project_id), Resource("project", project_id, name))
             orphans.append(Orphan(resource, "still in the project list"))
     return orphans
+
+
+def compute_once(
+    directory: Path, stem: str, compute: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """Compute a JSON result once per run across processes; later callers read the stored one.
+
+    Several checks judge one expensive measurement (the metric gates one evaluation, a contract
+    operation's two finding classes one fuzzing); under xdist they may run in different
+    processes, so the first to take the lock computes and the others wait and read.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    result_path = directory / f"{stem}.json"
+    with (directory / f"{stem}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if result_path.exists():
+            stored: dict[str, Any] = json.loads(result_path.read_text("utf-8"))
+            return stored
+        result = compute()
+        result_path.write_text(json.dumps(result), encoding="utf-8")
+        return result

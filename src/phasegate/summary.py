@@ -23,6 +23,8 @@ def summary_lines(verdict: Verdict, path: Path | None) -> list[str]:
         for check in verdict.checks:
             if check.outcome is outcome and (check.blocking or outcome is not Outcome.SKIPPED):
                 severity = "" if check.blocking else " (warning)"
+                if check.rule and not check.blocking:
+                    severity = f" (warning, rule {check.rule})"
                 lines.append(f"  {outcome.value.upper():<12} {check.id}{severity}: {phrase(check)}")
     for reason in verdict.reasons:
         if not any(reason.startswith(c.id + ":") for c in verdict.checks):

@@ -54,13 +54,13 @@ def load_size(settings) -> LoadSettings:
 def test_p95_under_load(target, evidence, load_size, settings, client_config, monitoring):
     """Under the phase's locust load, p95 stays under 500 ms per endpoint group and overall.
 
-    Blocking: the rollout plan makes p95 < 500 ms a success criterion of every phase with the
-    feature on, and single smoke requests cannot show it. Many simulated users and projects
-    (internal team and agents in phase 2, the read-mostly production mix in phase 4) run for a
-    bounded time; the gate fails when, with 95% confidence, more than 5% of requests in any
-    endpoint group (memory.read, memory.write, modules, packs) or overall took 500 ms or more, or
-    more than 1% failed. Too few requests, or more than 1% refused by the target's burst
-    limiter (429, counted apart), give no verdict rather than a pass.
+    Blocking (rule: plan-criterion): the rollout plan makes p95 < 500 ms a success criterion of
+    every phase with the feature on, and single smoke requests cannot show it. Many simulated users
+    and projects (internal team and agents in phase 2, the read-mostly production mix in phase 4)
+    run for a bounded time; the gate fails when, with 95% confidence, more than 5% of requests in
+    any endpoint group (memory.read, memory.write, modules, packs) or overall took 500 ms or more,
+    or more than 1% failed. Too few requests, or more than 1% refused by the target's burst limiter
+    (429, counted apart), give no verdict rather than a pass.
     """
     assert settings.phase is not None
     phase = settings.phase.value

@@ -22,8 +22,15 @@ from phasegate.gates.session import (
     evaluate_gates,
     shared_evaluation,
 )
+from phasegate.gates.spec import check_id_of
 from phasegate.outcomes import Inconclusive, conclude
 from phasegate.resources import Ledger
+from phasegate.severity import load_catalog as load_severity
+
+
+def severity_rule(gate_id: str) -> str:
+    row = load_severity().row_for(check_id_of(gate_id))
+    return row.rule if row is not None else "none"
 
 
 def _gate_params():
@@ -33,10 +40,10 @@ def _gate_params():
             pytest.mark.check(
                 "gate",
                 kind="gate",
-                blocking=spec.blocking,
                 title=spec.title,
-                description=f"{'Blocking' if spec.blocking else 'Warning'} (catalog row "
-                f"{spec.id}): {spec.description or spec.title}",
+                description=f"{'Blocking' if spec.blocking else 'Warning'} (rule: "
+                f"{severity_rule(spec.id)}; catalog row {spec.id}): "
+                f"{spec.description or spec.title}",
             )
         )
         yield pytest.param(spec.id, marks=marks, id=spec.id)
@@ -95,9 +102,9 @@ ERROR_GATES = frozenset({"error-rate", "baseline-error-rate"})
 def test_client_and_server_counts_agree(gate_evaluation, evidence, monitoring):
     """The server counted every request (and every 5xx) the suite itself sent.
 
-    Blocking: the gates trust SkillMeat's own counters; a server that under-counts would let
-    every metric gate pass on a blind spot. Compared over a scrape-aligned window of the suite's
-    own traffic (other traffic can only add to the server's side).
+    Blocking (rule: plan-criterion): the gates trust SkillMeat's own counters; a server that
+    under-counts would let every metric gate pass on a blind spot. Compared over a scrape-aligned
+    window of the suite's own traffic (other traffic can only add to the server's side).
     """
     results = gate_evaluation
     if not monitoring.prometheus_url:
@@ -109,7 +116,7 @@ def test_client_and_server_counts_agree(gate_evaluation, evidence, monitoring):
     evidence.note("traffic", results.get("traffic"))
 
 
-@pytest.mark.check("gate.blind-spots", kind="gate", blocking=False)
+@pytest.mark.check("gate.blind-spots", kind="gate")
 @pytest.mark.phase1
 @pytest.mark.phase2
 @pytest.mark.phase3
@@ -118,9 +125,10 @@ def test_no_answer_class_escapes_the_plans_metrics(gate_evaluation, evidence, mo
     """Every class of answer the suite met (2xx, 4xx, 429, 5xx) is counted by each metric the
     plan relies on (request counter, the plan's error rate, the alert rules, the gates).
 
-    Warning: a class a metric misses is a monitoring blind spot (the plan's dashboards and
-    alerts cannot see it), not a failure of the service; transport failures (timeouts, refused
-    or reset connections) are invisible to every server metric and reported as such.
+    Warning (rule: monitoring-checklist): a class a metric misses is a monitoring blind spot (the
+    plan's dashboards and alerts cannot see it), not a failure of the service; transport failures
+    (timeouts, refused or reset connections) are invisible to every server metric and reported as
+    such.
     """
     results = gate_evaluation
     if not monitoring.prometheus_url:
@@ -140,7 +148,8 @@ def test_no_answer_class_escapes_the_plans_metrics(gate_evaluation, evidence, mo
 def test_monitoring_reachable(service, monitoring, settings, evidence):
     """The monitoring service answers ready (and Prometheus scrapes SkillMeat).
 
-    Blocking: phase 1 requires an operational monitoring stack, and every later gate reads it.
+    Blocking (rule: plan-criterion): phase 1 requires an operational monitoring stack, and every
+    later gate reads it.
     """
     url = monitoring.prometheus_url if service == "prometheus" else monitoring.alertmanager_url
     if not url:
@@ -156,13 +165,14 @@ def test_monitoring_reachable(service, monitoring, settings, evidence):
         assert health.get("skillmeat") == "up", f"SkillMeat scrape target is {health}"
 
 
-@pytest.mark.check("monitoring.grafana", kind="gate", blocking=False)
+@pytest.mark.check("monitoring.grafana", kind="gate")
 @pytest.mark.phase1
 def test_grafana_reachable(settings, evidence):
     """Grafana answers /api/health with database ok.
 
-    Warning: the plan's people look at Grafana, but no gate reads it; its absence cannot hold a
-    phase back. (No registry here ships Grafana, so the embedded stack has none.)
+    Warning (rule: monitoring-checklist): the plan's people look at Grafana, but no gate reads it;
+    its absence cannot hold a phase back. (No registry here ships Grafana, so the embedded stack has
+    none.)
     """
     url = settings.grafana_url
     if not url:

@@ -14,8 +14,8 @@ from phasegate import expect
 def test_module_crud_roundtrip(api, shared_project, cleanup, evidence):
     """A context module survives create, get, list, update, get, delete; afterwards GET is 404.
 
-    Blocking: modules are the unit users curate packs with; each CRUD step is used by the UI and
-    a broken one leaves modules that cannot be fixed or removed.
+    Blocking (rule: plan-criterion): modules are the unit users curate packs with; each CRUD step is
+    used by the UI and a broken one leaves modules that cannot be fixed or removed.
     """
     selectors = {
         "memory_types": ["decision", "gotcha"],
@@ -61,8 +61,8 @@ def test_module_crud_roundtrip(api, shared_project, cleanup, evidence):
 def test_module_memory_links(api, shared_project, make_item, make_module, evidence):
     """Memory items are linked to a module, listed, and unlinked; unlinking keeps the item.
 
-    Blocking: manual links are how users pin a memory into a module's packs; a link that does not
-    stick, or an unlink that deletes the memory, loses curated knowledge.
+    Blocking (rule: effect): manual links are how users pin a memory into a module's packs; a link
+    that does not stick, or an unlink that deletes the memory, loses curated knowledge.
     """
     module = make_module(shared_project.id, selectors={"memory_types": ["decision"]})
     first = make_item(shared_project.id, content="linked one")

@@ -37,8 +37,8 @@ def _sized(project_name: str, label: str, length: int) -> str:
 def test_pack_budget_accounting(api, project, make_item, evidence, endpoint):
     """The pack's totals add up: total_tokens <= budget, utilization = total/budget, counts match.
 
-    Blocking: agents are given packs sized to their context window; a pack over budget overflows
-    it and wrong totals break the utilization metric the plan monitors.
+    Blocking (rule: plan-criterion): agents are given packs sized to their context window; a pack
+    over budget overflows it and wrong totals break the utilization metric the plan monitors.
     """
     baseline = entity_baseline(api, project.id)
     for index, length in enumerate((120, 400, 800, 1600, 2400, 60)):
@@ -90,8 +90,8 @@ def test_pack_budget_accounting(api, project, make_item, evidence, endpoint):
 def test_pack_only_active_and_stable(api, project, make_item, evidence):
     """Only active and stable items enter a pack; candidate and deprecated ones never do.
 
-    Blocking: candidates are unreviewed (often machine-extracted) and deprecated items were
-    retired on purpose; either reaching agents defeats the review lifecycle.
+    Blocking (rule: plan-criterion): candidates are unreviewed (often machine-extracted) and
+    deprecated items were retired on purpose; either reaching agents defeats the review lifecycle.
     """
     baseline = entity_baseline(api, project.id)
     items = {
@@ -126,8 +126,8 @@ def test_pack_only_active_and_stable(api, project, make_item, evidence):
 def test_pack_ordered_by_confidence(api, project, make_item, evidence):
     """Pack items come in descending confidence, whatever order they were written in.
 
-    Blocking: the budget is filled from the top; if the order is wrong, a tight budget keeps
-    doubtful memories and drops certain ones.
+    Blocking (rule: plan-criterion): the budget is filled from the top; if the order is wrong, a
+    tight budget keeps doubtful memories and drops certain ones.
     """
     for confidence in (0.55, 0.95, 0.35, 0.75, 0.85, 0.65):
         make_item(project.id, content=f"ordered {confidence}", confidence=confidence)
@@ -144,8 +144,8 @@ def test_pack_ordered_by_confidence(api, project, make_item, evidence):
 def test_pack_markdown_carries_items(api, project, make_item, evidence):
     """The generated markdown carries every included item's content under its type's heading.
 
-    Blocking: the markdown, not the item list, is what is injected into agent prompts; an item
-    counted as included but missing from the text is silently lost.
+    Blocking (rule: plan-criterion): the markdown, not the item list, is what is injected into agent
+    prompts; an item counted as included but missing from the text is silently lost.
     """
     for kind in ("decision", "constraint", "gotcha", "style_rule", "learning"):
         make_item(project.id, content=f"markdown {kind}", type=kind, confidence=0.9)
@@ -167,8 +167,9 @@ def test_pack_markdown_carries_items(api, project, make_item, evidence):
 def test_pack_honours_module_selectors(api, project, make_item, make_module, evidence, endpoint):
     """A pack built for a module holds only the types and confidences its selectors allow.
 
-    Blocking: modules exist to scope packs (for example only constraints for a code-review agent);
-    a selector that is ignored hands agents memories the module was built to keep out.
+    Blocking (rule: plan-criterion): modules exist to scope packs (for example only constraints for
+    a code-review agent); a selector that is ignored hands agents memories the module was built to
+    keep out.
     """
     written = {}
     for kind in ("decision", "gotcha", "learning"):
@@ -201,8 +202,8 @@ def test_pack_honours_module_selectors(api, project, make_item, make_module, evi
 def test_small_budget_truncates(api, project, cleanup, evidence):
     """A budget smaller than the items truncates the pack to the most confident items that fit.
 
-    Blocking: budgets are how a pack is fitted to a small context window; a pack that ignores
-    the budget overflows it, one that drops the best items wastes it.
+    Blocking (rule: plan-criterion): budgets are how a pack is fitted to a small context window; a
+    pack that ignores the budget overflows it, one that drops the best items wastes it.
     """
     if entity_baseline(api, project.id):
         raise Inconclusive(
@@ -242,8 +243,8 @@ def test_small_budget_truncates(api, project, cleanup, evidence):
 def test_budget_out_of_range_refused(api, shared_project, evidence, endpoint, budget):
     """A budget outside 100..100,000 tokens answers 422.
 
-    Blocking: an unchecked budget lets one request build a pack from a whole project (or an
-    empty one) and puts unbounded work on the server.
+    Blocking (rule: contract-break): an unchecked budget lets one request build a pack from a whole
+    project (or an empty one) and puts unbounded work on the server.
     """
     call = api.pack_preview if endpoint == "preview" else api.pack_generate
     response = call(shared_project.id, {"budget_tokens": budget})
@@ -258,8 +259,8 @@ def test_budget_out_of_range_refused(api, shared_project, evidence, endpoint, bu
 def test_budget_bounds_accepted(api, project, make_item, evidence, budget):
     """The budget's documented limits, 100 and 100,000 tokens, are accepted.
 
-    Blocking: the refusal check above is only meaningful if the limits themselves work; a client
-    asking for the smallest or largest pack must get one.
+    Blocking (rule: contract-break): the refusal check above is only meaningful if the limits
+    themselves work; a client asking for the smallest or largest pack must get one.
     """
     baseline = entity_baseline(api, project.id)
     make_item(project.id, content="bounds item")
@@ -271,17 +272,17 @@ def test_budget_bounds_accepted(api, project, make_item, evidence, budget):
         assert len(pack_memories(pack)) == 1, f"items_included {pack.get('items_included')}"
 
 
-@pytest.mark.check("packs.greedy-fill", blocking=False, writes=True)
+@pytest.mark.check("packs.greedy-fill", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
 def test_budget_filled_past_an_oversized_item(api, project, cleanup, evidence):
     """An item too large for the budget is skipped and the next items that fit still fill it.
 
-    Warning: the documented rule is to fill the budget greedily by confidence. Stopping at the
-    first item that does not fit leaves the pack under-filled, or empty when the most confident
-    memory is long (content may be 10,000 characters, about 2,500 tokens): agents with small
-    budgets then get nothing although fitting memories exist. Packs stay within budget and never
-    carry wrong items, so this degrades the feature rather than breaking it.
+    Blocking (rule: plan-criterion): the phase-2 gate criterion "Context pack generation works
+    correctly", and the documented rule is to fill the budget greedily by confidence. Stopping
+    at the first item that does not fit leaves the pack under-filled, or empty when the most
+    confident memory is long (content may be 10,000 characters, about 2,500 tokens): agents
+    with small budgets then get nothing although fitting memories exist.
     """
     if entity_baseline(api, project.id):
         raise Inconclusive("the target's global context entities compete for the budget")

@@ -31,8 +31,8 @@ def _corpus(name: str) -> str:
 def test_preview_persists_nothing(api, project, make_item, evidence):
     """Extraction preview proposes candidates and stores none of them.
 
-    Blocking: preview is documented as read-only; users preview transcripts to decide whether to
-    extract at all, and a preview that writes fills projects with unreviewed memories.
+    Blocking (rule: effect): preview is documented as read-only; users preview transcripts to decide
+    whether to extract at all, and a preview that writes fills projects with unreviewed memories.
     """
     existing = make_item(project.id, content="already known")
     before = count_of(api, project.id)
@@ -61,9 +61,9 @@ def test_preview_persists_nothing(api, project, make_item, evidence):
 def test_apply_creates_candidates(api, project, evidence, cleanup):
     """Extraction apply stores its findings as candidates of the project, kept out of packs.
 
-    Blocking: extracted memories are machine-made; the plan's safety net is that they wait as
-    candidates for review. An extraction that stored active items would feed unreviewed text to
-    every agent.
+    Blocking (rule: effect): extracted memories are machine-made; the plan's safety net is that they
+    wait as candidates for review. An extraction that stored active items would feed unreviewed text
+    to every agent.
     """
     before = count_of(api, project.id)
     response = api.extract_apply(project.id, _corpus(project.name))
@@ -98,8 +98,8 @@ def test_apply_creates_candidates(api, project, evidence, cleanup):
 def test_reapply_skips_duplicates(api, project, evidence, cleanup):
     """Applying the same transcript twice stores its memories once and reports the rest as skipped.
 
-    Blocking: transcripts are re-processed (retries, overlapping sessions); an apply that stores
-    the same memory twice multiplies it in review queues and, once promoted, in packs.
+    Blocking (rule: effect): transcripts are re-processed (retries, overlapping sessions); an apply
+    that stores the same memory twice multiplies it in review queues and, once promoted, in packs.
     """
     corpus = _corpus(project.name)
     first = api.extract_apply(project.id, corpus)

@@ -15,7 +15,7 @@ RATE_HEADERS = (
 )
 
 
-@pytest.mark.check("security.rate-limit-visible", blocking=False)
+@pytest.mark.check("security.rate-limit-visible")
 @pytest.mark.phase1
 @pytest.mark.phase2
 @pytest.mark.phase3
@@ -23,8 +23,8 @@ RATE_HEADERS = (
 def test_rate_limiting_visible(api, evidence):
     """Five requests show rate-limit headers or a 429.
 
-    Warning: the production script treats missing rate limiting as a hardening gap, not as a
-    reason to stop the Memory & Context rollout.
+    Warning (rule: script-warning): the production script treats missing rate limiting as a
+    hardening gap, not as a reason to stop the Memory & Context rollout.
     """
     seen: set[str] = set()
     statuses = []
@@ -45,8 +45,8 @@ def test_rate_limiting_visible(api, evidence):
 def test_cors_rejects_foreign_origin(api, evidence):
     """A request from a foreign Origin gets no wildcard Access-Control-Allow-Origin.
 
-    Blocking: a wildcard (or a reflected foreign origin) next to allow-credentials lets any web
-    page read a user's memories through their browser.
+    Blocking (rule: plan-criterion): a wildcard (or a reflected foreign origin) next to
+    allow-credentials lets any web page read a user's memories through their browser.
     """
     origin = "https://phasegate-foreign-origin.invalid"
     response = api.request("GET", "/api/v1/version", headers={"Origin": origin})
@@ -67,7 +67,8 @@ def test_cors_rejects_foreign_origin(api, evidence):
 def test_debug_paths_not_served(api, evidence, path):
     """Debug endpoints are not served.
 
-    Blocking: a debug endpoint in production exposes internals and often write access.
+    Blocking (rule: plan-criterion): a debug endpoint in production exposes internals and often
+    write access.
     """
     response = api.request("GET", path)
     evidence.note("status", response.status_code)

@@ -41,9 +41,9 @@ def _anchor_paths(value: object) -> list[str]:
 def test_every_field_reads_back(api, shared_project, cleanup, evidence):
     """Every documented field written on create reads back identically through every read path.
 
-    Blocking: memories are facts agents act on; a field that changes on the way (content
-    encoding, confidence rounding, status, scope, anchors, provenance) is silent corruption.
-    Anchors given as plain paths may come back as objects with that path (the documented
+    Blocking (rule: effect): memories are facts agents act on; a field that changes on the way
+    (content encoding, confidence rounding, status, scope, anchors, provenance) is silent
+    corruption. Anchors given as plain paths may come back as objects with that path (the documented
     normalisation); provenance may gain server keys but must keep every key sent.
     """
     content = (
@@ -86,17 +86,17 @@ def test_every_field_reads_back(api, shared_project, cleanup, evidence):
     assert not mismatches, "fields changed between write and read: " + "; ".join(mismatches)
 
 
-@pytest.mark.check("integrity.plan-fields", blocking=False, writes=True)
+@pytest.mark.check("integrity.plan-fields", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
 def test_plan_tags_and_metadata_read_back(api, project, cleanup, evidence):
     """The tags and metadata the plan's phase-2 request sends are stored and read back.
 
-    Warning: tags and metadata are not in SkillMeat's documented MemoryItem, but the plan's own
-    request sends them and the API answers 201 while dropping them without a word. Nothing the
-    gate criteria rely on uses them, so it does not stop the rollout, but anyone filtering or
-    cleaning up by the "rollout-test" tag finds nothing. The fix is a 422 for unknown fields or
-    storing them; the runbook must stop relying on them until then.
+    Blocking (rule: effect): the plan's own phase-2 request sends tags and metadata and the API
+    answers 201 while dropping them without a word, a 2xx whose effect is not what was sent.
+    Anyone filtering or cleaning up by the "rollout-test" tag finds nothing. Tags and metadata
+    are not in SkillMeat's documented MemoryItem: the fix is a 422 for unknown fields, or
+    storing them.
     """
     body = {
         "type": "decision",
@@ -124,15 +124,15 @@ def test_plan_tags_and_metadata_read_back(api, project, cleanup, evidence):
     )
 
 
-@pytest.mark.check("integrity.structured-anchors", blocking=False, writes=True)
+@pytest.mark.check("integrity.structured-anchors", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
 def test_structured_anchors_accepted(api, shared_project, cleanup, evidence):
     """An anchor in the contract's object form (path, type, lines, description) is stored as sent.
 
-    Warning: the OpenAPI contract advertises anchors as objects with line ranges; refusing them
-    is loud (no silent loss) and plain path strings still work, but anchor-based selectors
-    (file_patterns) lose line precision and every client that follows the contract fails.
+    Blocking (rule: contract-break): the target's own OpenAPI advertises anchors as objects with
+    line ranges; refusing that documented valid input fails every client that follows the
+    contract (plain path strings still work, but anchor-based selectors lose line precision).
     """
     anchor = {
         "path": "src/app/main.py",
@@ -181,8 +181,9 @@ CHANNELS = ("list", "count", "search", "pack")
 def test_project_isolation(api, cleanup, make_project, make_item, evidence, channel):
     """Nothing project A wrote is visible through project B's list, count, search or pack.
 
-    Blocking: projects are the isolation unit of the feature; a memory of one codebase (its
-    secrets, its conventions) showing up in another's pack is both a leak and wrong guidance.
+    Blocking (rule: cross-project): projects are the isolation unit of the feature; a memory of one
+    codebase (its secrets, its conventions) showing up in another's pack is both a leak and wrong
+    guidance.
     """
     keyword, _a, b, a_items, b_item = _two_projects(api, cleanup, make_project, make_item)
     a_ids = set(ids_of(a_items))
@@ -222,9 +223,9 @@ def test_module_link_cannot_import_foreign_item(
 ):
     """Project A's memory cannot be pulled into project B's pack through B's context module.
 
-    Blocking: a module link is a manual pin that bypasses selectors; if it accepts another
-    project's item, B's agents receive A's memory (the isolation failure integrity.isolation
-    guards against, by another road). The link itself should be refused.
+    Blocking (rule: cross-project): a module link is a manual pin that bypasses selectors; if it
+    accepts another project's item, B's agents receive A's memory (the isolation failure
+    integrity.isolation guards against, by another road). The link itself should be refused.
     """
     _, _a, b, a_items, _b_item = _two_projects(api, cleanup, make_project, make_item)
     module = make_module(b.id, selectors={"memory_types": ["decision", "gotcha"]})
@@ -242,16 +243,17 @@ def test_module_link_cannot_import_foreign_item(
     expect.status(link, 400, 404, 409, 422, why="the item belongs to another project")
 
 
-@pytest.mark.check("integrity.duplicate-no-leak", blocking=False, writes=True)
+@pytest.mark.check("integrity.duplicate-no-leak", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
 def test_duplicate_answer_does_not_reveal_other_project(api, cleanup, make_project, evidence):
     """Writing to project B content that project A already holds does not reveal A's item.
 
-    Warning: the 409's existing_item hands a caller working in B the id, project, provenance
-    and session of A's memory, which the caller may then edit or delete believing it is B's.
-    The local edition already lists all projects through unscoped search, so this adds no new
-    exposure at the API level, but it is a cross-project reference that clients will act on.
+    Blocking (rule: cross-project): an error body that names another project's item, project or
+    session is a cross-project disclosure. The 409's existing_item hands a caller working in B
+    the id, project, provenance and session of A's memory, which the caller may then edit or
+    delete believing it is B's. (That unscoped search also returns A's project-scoped items is
+    no excuse: it is a finding of its own, items.search-unscoped-scope.)
     """
     a = make_project("dup-a")
     b = make_project("dup-b")
@@ -286,8 +288,9 @@ def test_duplicate_answer_does_not_reveal_other_project(api, cleanup, make_proje
 def test_module_fields_read_back(api, shared_project, cleanup, evidence):
     """A context module's name, description, selectors and priority read back through GET and list.
 
-    Blocking: selectors decide which memories a module's packs contain; a selector that changes
-    on the way (a dropped key, a rounded confidence) silently changes every pack built from it.
+    Blocking (rule: effect): selectors decide which memories a module's packs contain; a selector
+    that changes on the way (a dropped key, a rounded confidence) silently changes every pack built
+    from it.
     """
     body = {
         "name": f"{shared_project.name} Ünïcödé module — “quoted”",

@@ -24,8 +24,8 @@ def _status_of(api, item_id: str) -> str:
 def test_promote_chain(api, shared_project, make_item, evidence):
     """A candidate is promoted to active, then to stable; each step reads back.
 
-    Blocking: promotion is the review step that lets a memory into context packs; if it does not
-    move the item, reviewed memories never reach agents.
+    Blocking (rule: effect): promotion is the review step that lets a memory into context packs; if
+    it does not move the item, reviewed memories never reach agents.
     """
     item = make_item(shared_project.id, content="promote me", status="candidate")
     seen = [item["status"]]
@@ -54,8 +54,9 @@ INVALID = {
 def test_invalid_transition_refused(api, shared_project, make_item, evidence, case):
     """A transition the lifecycle does not allow is refused and leaves the status unchanged.
 
-    Blocking: the lifecycle is candidate -> active -> stable, with deprecation from any live
-    state; promoting a deprecated memory would put retired knowledge back into packs.
+    Blocking (rule: contract-break): the lifecycle is candidate -> active -> stable, with
+    deprecation from any live state; promoting a deprecated memory would put retired knowledge back
+    into packs.
     """
     status, action = INVALID[case]
     item = make_item(shared_project.id, content=f"transition {case}", status=status)
@@ -73,8 +74,8 @@ def test_invalid_transition_refused(api, shared_project, make_item, evidence, ca
 def test_deprecate(api, shared_project, make_item, evidence):
     """Deprecating an active item sets status deprecated and deprecated_at; it stays readable.
 
-    Blocking: deprecation is how users retire a wrong memory; if it does not stick, the wrong
-    memory keeps reaching agents.
+    Blocking (rule: effect): deprecation is how users retire a wrong memory; if it does not stick,
+    the wrong memory keeps reaching agents.
     """
     item = make_item(shared_project.id, content="deprecate me", status="active")
     answered = expect.json_object(api.deprecate_item(item["id"], "superseded"), 200)
@@ -100,8 +101,8 @@ def _bulk_result(response, where: str) -> tuple[list[str], list[dict]]:
 def test_bulk_promote_partial(api, shared_project, make_item, evidence):
     """Bulk promote moves every promotable item and reports unknown and stable ids in `failed`.
 
-    Blocking: the review inbox promotes in bulk; a partial failure must be reported per id,
-    never hidden and never allowed to stop the valid promotions.
+    Blocking (rule: effect): the review inbox promotes in bulk; a partial failure must be reported
+    per id, never hidden and never allowed to stop the valid promotions.
     """
     first = make_item(shared_project.id, content="bulk candidate one", status="candidate")
     second = make_item(shared_project.id, content="bulk candidate two", status="candidate")
@@ -143,8 +144,8 @@ def test_bulk_promote_partial(api, shared_project, make_item, evidence):
 def test_bulk_deprecate_partial(api, shared_project, make_item, evidence):
     """Bulk deprecate retires every live item and reports unknown and already-deprecated ids.
 
-    Blocking: bulk deprecation is the clean-up after a bad extraction run; silently skipped ids
-    would leave bad memories live.
+    Blocking (rule: effect): bulk deprecation is the clean-up after a bad extraction run; silently
+    skipped ids would leave bad memories live.
     """
     one = make_item(shared_project.id, content="retire one", status="active")
     two = make_item(shared_project.id, content="retire two", status="candidate")
@@ -173,9 +174,10 @@ def test_bulk_deprecate_partial(api, shared_project, make_item, evidence):
 def test_merge(api, shared_project, make_item, evidence, strategy):
     """Each merge strategy gives the target the right content and deprecates the source.
 
-    Blocking: merge is the documented way to resolve near-duplicates. keep_target keeps the
-    target's content, keep_source takes the source's, combine takes merged_content; in every case
-    the source must be retired (deprecated, not deleted), or both versions keep reaching agents.
+    Blocking (rule: effect): merge is the documented way to resolve near-duplicates. keep_target
+    keeps the target's content, keep_source takes the source's, combine takes merged_content; in
+    every case the source must be retired (deprecated, not deleted), or both versions keep reaching
+    agents.
     """
     source = make_item(shared_project.id, content=f"merge source {strategy}", confidence=0.9)
     target = make_item(shared_project.id, content=f"merge target {strategy}", confidence=0.6)

@@ -50,8 +50,9 @@ def _write_mixed(api, cleanup, project, keyword: str) -> list[dict]:
 def test_item_crud_roundtrip(api, shared_project, cleanup, evidence):
     """A memory item survives create, get, list, update, get, delete; afterwards GET answers 404.
 
-    Blocking: the phase-2 gate criterion "Memory CRUD operations succeed for test users" is exactly
-    this round trip; any broken step means users cannot manage what the feature remembers.
+    Blocking (rule: plan-criterion): the phase-2 gate criterion "Memory CRUD operations succeed for
+    test users" is exactly this round trip; any broken step means users cannot manage what the
+    feature remembers.
     """
     body = {
         "type": "decision",
@@ -118,9 +119,9 @@ FILTERS = {
 def test_list_filters(api, project, cleanup, evidence, name):
     """A filtered listing returns exactly the written items that match the filter.
 
-    Blocking: the UI, the CLI and the packer all select memories through these filters; a filter
-    that leaks or drops items shows users the wrong memories. Search is documented as a
-    case-insensitive substring match, so the keyword is written in both cases.
+    Blocking (rule: plan-criterion): the UI, the CLI and the packer all select memories through
+    these filters; a filter that leaks or drops items shows users the wrong memories. Search is
+    documented as a case-insensitive substring match, so the keyword is written in both cases.
     """
     keyword = f"kw{uuid.uuid4().hex[:10]}"
     written = _write_mixed(api, cleanup, project, keyword)
@@ -155,9 +156,9 @@ WALKS = {
 def test_cursor_walk(api, project, make_item, evidence, sort):
     """Following next_cursor with limit 4 returns every one of 13 items exactly once, in order.
 
-    Blocking: cursor pagination is how every client reads a project larger than one page; a walk
-    that skips or repeats items loses or duplicates memories. Confidence values repeat on purpose,
-    so ties straddle page boundaries.
+    Blocking (rule: plan-criterion): cursor pagination is how every client reads a project larger
+    than one page; a walk that skips or repeats items loses or duplicates memories. Confidence
+    values repeat on purpose, so ties straddle page boundaries.
     """
     written = []
     for index in range(13):
@@ -197,8 +198,8 @@ def test_cursor_walk(api, project, make_item, evidence, sort):
 def test_count_matches_writes(api, project, cleanup, evidence):
     """GET /memory-items/count agrees with what was written, overall and per status and type.
 
-    Blocking: the count feeds the inbox badge and the memory dashboards of the plan's monitoring;
-    a count that disagrees with the data misleads both users and operators.
+    Blocking (rule: plan-criterion): the count feeds the inbox badge and the memory dashboards of
+    the plan's monitoring; a count that disagrees with the data misleads both users and operators.
     """
     assert count_of(api, project.id) == 0, "a fresh project already counts items"
     written = _write_mixed(api, cleanup, project, f"kw{uuid.uuid4().hex[:10]}")
@@ -229,23 +230,74 @@ def test_count_matches_writes(api, project, cleanup, evidence):
 def test_search_matches_writes(api, shared_project, cleanup, evidence):
     """GET /memory-items/search finds exactly the written items containing the keyword.
 
-    Blocking: search is how users find a memory to correct or deprecate; a search that misses
-    items leaves wrong memories in every pack. Checked scoped to the project and unscoped (the
-    keyword is unique to this check, so the unscoped answer is known too).
+    Blocking (rule: plan-criterion): search is how users find a memory to correct or deprecate;
+    a search that misses items leaves wrong memories in every pack. Searched within the project,
+    in the keyword's case and in upper case (search is case-insensitive); what a search without
+    a project may show is items.search-unscoped-scope's question.
     """
     keyword = f"kw{uuid.uuid4().hex[:10]}"
     written = _write_mixed(api, cleanup, shared_project, keyword)
     expected = sorted(row["id"] for row in written if row["tagged"])
-    scoped = expect.json_object(api.search_items(keyword, project_id=shared_project.id), 200)
-    scoped_ids = sorted(ids_of(expect.items_of(scoped, "GET /memory-items/search")))
-    unscoped = expect.json_object(api.search_items(keyword.upper()), 200)
-    unscoped_ids = sorted(ids_of(expect.items_of(unscoped, "GET /memory-items/search")))
+    found = {}
+    for label, query in (("scoped", keyword), ("scoped_uppercase", keyword.upper())):
+        answer = expect.json_object(api.search_items(query, project_id=shared_project.id), 200)
+        found[label] = sorted(ids_of(expect.items_of(answer, "GET /memory-items/search")))
+        evidence.note(label, found[label])
     evidence.note("expected", expected)
-    evidence.note("scoped", scoped_ids)
-    evidence.note("unscoped_uppercase", unscoped_ids)
-    assert scoped_ids == expected, f"project search found {scoped_ids}, expected {expected}"
-    assert unscoped_ids == expected, (
-        f"unscoped upper-case search found {unscoped_ids}, expected {expected}"
+    for label, ids in found.items():
+        assert ids == expected, f"{label} project search found {ids}, expected {expected}"
+
+
+# share_scope, as SkillMeat documents it (its model: "Cross-project visibility scope"; its CLI:
+# "private: caller-owned only. project: shared within the project. global_candidate: candidates
+# for universal/persona memory bank"). Only the last may be seen from outside its project.
+OUTSIDE_ITS_PROJECT = {"private": False, "project": False, "global_candidate": True}
+PROJECTLESS_READS = (
+    ("search", "/memory-items/search", "query"),
+    ("global", "/memory-items/global", "search"),
+)
+
+
+@pytest.mark.check("items.search-unscoped-scope", writes=True)
+@pytest.mark.phase2
+@pytest.mark.phase4
+def test_projectless_search_keeps_project_items(api, shared_project, cleanup, evidence):
+    """A search without a project returns no project's private or project-scoped items.
+
+    Blocking (rule: cross-project): share_scope is the item's cross-project visibility
+    (SkillMeat's own model and CLI: private is caller-owned only, project is shared within the
+    project, global_candidate is the candidate for the universal memory bank). A project-less
+    search (GET /memory-items/search without project_id, GET /memory-items/global?search=) that
+    returns a private or project item hands one project's memory to callers of any other; only
+    global_candidate items may come back. Items with a keyword unique to this check, one per
+    scope, are written and the answers judged by id.
+    """
+    keyword = f"kw{uuid.uuid4().hex[:10]}"
+    scope_of = {}
+    for scope in OUTSIDE_ITS_PROJECT:
+        body = {
+            "type": "decision",
+            "status": "active",
+            "share_scope": scope,
+            "content": f"{shared_project.name} {scope} item {keyword}",
+        }
+        item = expect.json_object(create_item(api, cleanup, shared_project.id, body), 201)
+        scope_of[item["id"]] = scope
+    evidence.note("written", scope_of)
+    exposed = {}
+    for label, path, param in PROJECTLESS_READS:
+        answer = expect.json_object(api.api("GET", path, params={param: keyword}), 200)
+        ids = ids_of(expect.items_of(answer, f"GET {path}"))
+        evidence.note(f"{label}_returned", {i: scope_of.get(i, "not ours") for i in ids})
+        leaked = sorted(
+            scope_of[i] for i in ids if i in scope_of and not OUTSIDE_ITS_PROJECT[scope_of[i]]
+        )
+        if leaked:
+            exposed[f"GET {path}?{param}="] = leaked
+    evidence.note("exposed", exposed)
+    assert not exposed, (
+        "a search without a project returns items of a project whose share_scope keeps them "
+        f"inside it: {exposed}"
     )
 
 
@@ -255,8 +307,8 @@ def test_search_matches_writes(api, shared_project, cleanup, evidence):
 def test_duplicate_content_refused(api, project, cleanup, evidence):
     """Writing the same content twice into a project answers 409 and stores nothing new.
 
-    Blocking: duplicate memories fill the pack budget twice with one fact and skew confidence;
-    the documented behaviour is a 409.
+    Blocking (rule: effect): duplicate memories fill the pack budget twice with one fact and skew
+    confidence; the documented behaviour is a 409.
     """
     body = {"type": "decision", "content": f"{project.name} only once", "status": "active"}
     first = expect.json_object(create_item(api, cleanup, project.id, body), 201)
@@ -269,16 +321,16 @@ def test_duplicate_content_refused(api, project, cleanup, evidence):
     )
 
 
-@pytest.mark.check("items.duplicate-after-update", blocking=False, writes=True)
+@pytest.mark.check("items.duplicate-after-update", writes=True)
 @pytest.mark.phase2
 @pytest.mark.phase4
 def test_duplicate_rule_follows_updates(api, shared_project, cleanup, evidence):
     """After an item's content is changed, the duplicate rule follows the new content.
 
-    Warning: nothing is lost or exposed, but a stale rule refuses legitimate writes of content
-    no item holds any more (a 409 pointing at an item with different content) and lets the
-    edited content be stored twice, so packs carry duplicates. The content_hash that reads back
-    is noted against the SHA-256 of the content.
+    Blocking (rule: effect): an update answered 200 whose content_hash stays stale is a write
+    refused as a duplicate of data it no longer matches (a 409 pointing at an item with
+    different content), and the edited content can be stored twice, so packs carry duplicates.
+    The content_hash that reads back is noted against the SHA-256 of the content.
     """
     old = f"{shared_project.name} before edit"
     new = f"{shared_project.name} after edit"
@@ -307,8 +359,9 @@ def test_duplicate_rule_follows_updates(api, shared_project, cleanup, evidence):
 def test_boundary_values_accepted(api, shared_project, cleanup, evidence):
     """Values at the documented limits are stored: confidence 0.0 and 1.0, 10,000-char content.
 
-    Blocking: the refusal checks (validation.*) only mean something if valid edge values are
-    accepted; refusing them would reject real memories (long transcripts, certain facts).
+    Blocking (rule: contract-break): the refusal checks (validation.*) only mean something if valid
+    edge values are accepted; refusing them would reject real memories (long transcripts, certain
+    facts).
     """
     cases = {
         "confidence-0": {"confidence": 0.0, "content": f"{shared_project.name} zero confidence"},

@@ -15,7 +15,8 @@ from phasegate import expect
 def test_health_is_healthy(api, evidence):
     """GET /health answers 200 with status healthy.
 
-    Blocking: both plan scripts stop here; nothing else is worth reading from an unhealthy target.
+    Blocking (rule: plan-criterion): both plan scripts stop here; nothing else is worth reading from
+    an unhealthy target.
     """
     body = expect.json_object(api.health(), 200)
     evidence.note("status", body.get("status"))
@@ -31,7 +32,8 @@ def test_health_is_healthy(api, evidence):
 def test_detailed_health_reports_memory_system(api, evidence):
     """GET /health/detailed lists components, the memory system among them.
 
-    Blocking: the plan's monitoring relies on this endpoint to see the memory system at all.
+    Blocking (rule: plan-criterion): the plan's monitoring relies on this endpoint to see the memory
+    system at all.
     """
     body = expect.json_object(api.health_detailed(), 200)
     components = expect.field(body, "components", "/health/detailed")
@@ -43,13 +45,13 @@ def test_detailed_health_reports_memory_system(api, evidence):
     )
 
 
-@pytest.mark.check("service.memory-system-disabled", blocking=False)
+@pytest.mark.check("service.memory-system-disabled")
 @pytest.mark.phase1
 def test_detailed_health_shows_memory_disabled(api, evidence):
     """With the flag OFF, /health/detailed reports the memory system as disabled.
 
-    Warning, as in the plan's production script: a wrong status here misleads people reading
-    dashboards, but the refusal checks decide whether the feature is really off.
+    Warning (rule: script-warning), as in the plan's production script: a wrong status here misleads
+    people reading dashboards, but the refusal checks decide whether the feature is really off.
     """
     body = expect.json_object(api.health_detailed(), 200)
     memory = (body.get("components") or {}).get("memory_system") or {}
@@ -67,9 +69,9 @@ def test_detailed_health_shows_memory_disabled(api, evidence):
 def test_config_carries_memory_flag(api, evidence):
     """The feature-flag endpoint answers 200 and carries memory_context_enabled as a boolean.
 
-    Blocking: every flag check of the plan reads this field; without it nobody can tell whether
-    the rollout switch is on. (The plan's `GET /api/v1/config` is 404 on 0.74.0; the flags live at
-    `/api/v1/config/feature-flags`, which this check reads.)
+    Blocking (rule: plan-criterion): every flag check of the plan reads this field; without it
+    nobody can tell whether the rollout switch is on. (The plan's `GET /api/v1/config` is 404 on
+    0.74.0; the flags live at `/api/v1/config/feature-flags`, which this check reads.)
     """
     body = expect.json_object(api.feature_flags(), 200)
     flag = expect.field(body, "memory_context_enabled", "feature flags")
@@ -77,16 +79,16 @@ def test_config_carries_memory_flag(api, evidence):
     assert isinstance(flag, bool), f"memory_context_enabled is {flag!r}, not a boolean"
 
 
-@pytest.mark.check("config.plan-config-path", blocking=False)
+@pytest.mark.check("config.plan-config-path")
 @pytest.mark.phase1
 @pytest.mark.phase2
 @pytest.mark.phase4
 def test_plan_config_endpoint_exists(api, evidence):
     """The plan's own command, GET /api/v1/config, shows memory_context_enabled.
 
-    Warning: the operators' runbook (steps 3 and the rollback checks) greps this path; if it is
-    404 the runbook's verification step silently shows nothing, though the flag is readable
-    elsewhere (config.flag-present).
+    Warning (rule: moved-path): the operators' runbook (steps 3 and the rollback checks) greps this
+    path; if it is 404 the runbook's verification step silently shows nothing, though the flag is
+    readable elsewhere (config.flag-present).
     """
     response = api.api("GET", "/config")
     evidence.note("status", response.status_code)
@@ -99,7 +101,7 @@ def test_plan_config_endpoint_exists(api, evidence):
 def test_flag_reads_off(api, evidence):
     """The Memory & Context flag reads OFF.
 
-    Blocking: phase 1 verifies the deployment with the feature disabled.
+    Blocking (rule: plan-criterion): phase 1 verifies the deployment with the feature disabled.
     """
     body = expect.json_object(api.feature_flags(), 200)
     evidence.note("memory_context_enabled", body.get("memory_context_enabled"))
@@ -114,7 +116,8 @@ def test_flag_reads_off(api, evidence):
 def test_flag_reads_on(api, evidence):
     """The Memory & Context flag reads ON.
 
-    Blocking: phases 2 and 4 test the enabled feature; with the flag off they would test nothing.
+    Blocking (rule: plan-criterion): phases 2 and 4 test the enabled feature; with the flag off they
+    would test nothing.
     """
     body = expect.json_object(api.feature_flags(), 200)
     evidence.note("memory_context_enabled", body.get("memory_context_enabled"))
@@ -130,9 +133,9 @@ def test_flag_reads_on(api, evidence):
 def test_auto_extract_not_on(api, evidence):
     """Automatic memory extraction is not switched on in production.
 
-    Blocking: extraction writes memories without a person; the production script requires it off.
-    A missing field leaves it unknown: INCONCLUSIVE, never a pass (config.auto-extract-reported
-    warns about the missing field as such).
+    Blocking (rule: plan-criterion): extraction writes memories without a person; the production
+    script requires it off. A missing field leaves it unknown: INCONCLUSIVE, never a pass
+    (config.auto-extract-reported warns about the missing field as such).
     """
     body = expect.json_object(api.feature_flags(), 200)
     evidence.note("memory_auto_extract", body.get("memory_auto_extract", "<missing>"))
@@ -142,14 +145,15 @@ def test_auto_extract_not_on(api, evidence):
     assert value is False, f"memory_auto_extract is {value!r}, not false"
 
 
-@pytest.mark.check("config.auto-extract-reported", blocking=False)
+@pytest.mark.check("config.auto-extract-reported")
 @pytest.mark.phase1
 @pytest.mark.phase3
 @pytest.mark.phase4
 def test_auto_extract_flag_reported(api, evidence):
     """The flags report memory_auto_extract at all.
 
-    Warning, as in the production script: without the field nobody can confirm extraction is off.
+    Warning (rule: script-warning), as in the production script: without the field nobody can
+    confirm extraction is off.
     """
     body = expect.json_object(api.feature_flags(), 200)
     evidence.note("fields", sorted(body))
@@ -164,8 +168,9 @@ def test_auto_extract_flag_reported(api, evidence):
 def test_metrics_exposition(api, evidence):
     """The metrics endpoint serves skillmeat_ series, the request counter among them.
 
-    Blocking: every metric gate of the plan reads these series; a target without them cannot be
-    gated. (0.74.0 serves /metrics/ with a trailing slash; see service.metrics-plan-path.)
+    Blocking (rule: plan-criterion): every metric gate of the plan reads these series; a target
+    without them cannot be gated. (0.74.0 serves /metrics/ with a trailing slash; see
+    service.metrics-plan-path.)
     """
     names = _series(api, evidence)
     assert names, "no skillmeat_ series in the exposition"
@@ -178,9 +183,10 @@ def test_metrics_exposition(api, evidence):
 def test_metrics_memory_items_series(api, make_item, shared_project, evidence):
     """With the feature on and an item stored, the exposition carries skillmeat_memory_items_total.
 
-    Blocking in the phases with the flag ON: the plan's "Memory items created" dashboard and the
-    staging script read this series. (With the flag OFF its absence is expected, so phase 1 does
-    not ask.)
+    Warning (rule: unset-gauge): the plan's "Memory items created" dashboard (Monitoring
+    Checklist, alert on "Unusual spike") and the staging script read this gauge, but no success
+    or gate criterion of the plan gates on it: a blank dashboard panel, not a broken feature.
+    (With the flag OFF its absence is expected, so phase 1 does not ask.)
     """
     make_item(shared_project.id, content="metrics probe")
     names = _series(api, evidence)
@@ -203,15 +209,15 @@ def _series(api, evidence) -> set[str]:
     return names
 
 
-@pytest.mark.check("service.metrics-plan-path", blocking=False)
+@pytest.mark.check("service.metrics-plan-path")
 @pytest.mark.phase1
 @pytest.mark.phase2
 @pytest.mark.phase4
 def test_metrics_at_plan_path(api, evidence):
     """GET /metrics (no trailing slash, as the plan's scripts and default scrapes use) works.
 
-    Warning: a scrape job configured with the usual `metrics_path: /metrics` gets 404 and the
-    dashboards go blank, but Prometheus can be pointed at /metrics/ instead.
+    Warning (rule: moved-path): a scrape job configured with the usual `metrics_path: /metrics` gets
+    404 and the dashboards go blank, but Prometheus can be pointed at /metrics/ instead.
     """
     response = api.request("GET", "/metrics", headers={"Accept": "text/plain"})
     evidence.note("status", response.status_code)

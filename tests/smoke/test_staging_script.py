@@ -37,9 +37,9 @@ def _staging_body(project_name: str) -> dict[str, object]:
 def test_staging_create_memory_item(api, shared_project, cleanup, evidence):
     """Creating a decision (confidence 0.95, active, with tags and metadata) answers 201 with an id.
 
-    Blocking: staging-script step 4 and the plan's own phase-2 step 2; if the feature cannot store
-    the plan's first memory, nothing else of the rollout can be exercised. (Whether tags and
-    metadata survive is judged by integrity.plan-fields.)
+    Blocking (rule: plan-criterion): staging-script step 4 and the plan's own phase-2 step 2; if the
+    feature cannot store the plan's first memory, nothing else of the rollout can be exercised.
+    (Whether tags and metadata survive is judged by integrity.plan-fields.)
     """
     body = _staging_body(shared_project.name)
     item = expect.json_object(create_item(api, cleanup, shared_project.id, body), 201)
@@ -61,7 +61,8 @@ def test_staging_create_memory_item(api, shared_project, cleanup, evidence):
 def test_staging_list_contains_item(api, project, cleanup, evidence):
     """Listing the project's memory items contains the item just created.
 
-    Blocking: staging-script step 5; a write that a read cannot find is lost to every user.
+    Blocking (rule: plan-criterion): staging-script step 5; a write that a read cannot find is lost
+    to every user.
     """
     item = expect.json_object(
         create_item(api, cleanup, project.id, _staging_body(project.name)), 201
@@ -77,8 +78,8 @@ def test_staging_list_contains_item(api, project, cleanup, evidence):
 def test_staging_create_module(api, shared_project, cleanup, evidence):
     """Creating a context module with selectors answers 201 and keeps the selectors.
 
-    Blocking: staging-script step 6; modules are how packs are scoped, and selectors that are not
-    stored would silently widen every pack built from the module.
+    Blocking (rule: plan-criterion): staging-script step 6; modules are how packs are scoped, and
+    selectors that are not stored would silently widen every pack built from the module.
     """
     selectors = {"memory_types": ["decision", "constraint"], "min_confidence": 0.7}
     body = {"name": f"{shared_project.name}-staging-module", "selectors": selectors, "priority": 5}
@@ -97,7 +98,8 @@ def test_staging_create_module(api, shared_project, cleanup, evidence):
 def test_staging_list_contains_module(api, shared_project, cleanup, evidence):
     """Listing the project's context modules contains the module just created.
 
-    Blocking: staging-script step 7; a module nobody can list cannot be chosen for a pack.
+    Blocking (rule: plan-criterion): staging-script step 7; a module nobody can list cannot be
+    chosen for a pack.
     """
     body = {
         "name": f"{shared_project.name}-listed-module",
@@ -116,8 +118,8 @@ def test_staging_list_contains_module(api, shared_project, cleanup, evidence):
 def test_staging_pack_preview(api, project, cleanup, evidence):
     """A context-pack preview with a 4,000-token budget answers 200 and reports items_available.
 
-    Blocking: staging-script step 8 and the plan's phase-2 step 2; pack generation is the feature's
-    output. With one active item stored, items_available must count it.
+    Blocking (rule: plan-criterion): staging-script step 8 and the plan's phase-2 step 2; pack
+    generation is the feature's output. With one active item stored, items_available must count it.
     """
     item = expect.json_object(
         create_item(api, cleanup, project.id, _staging_body(project.name)), 201
@@ -140,8 +142,9 @@ def test_staging_pack_preview(api, project, cleanup, evidence):
 def test_staging_pack_generate(api, project, cleanup, evidence):
     """Context-pack generation answers 200 with non-trivial markdown carrying the stored memory.
 
-    Blocking: staging-script step 9; the markdown is what agents receive. "Non-trivial" here means
-    more than the empty-pack placeholder: a heading and the active item's content.
+    Blocking (rule: plan-criterion): staging-script step 9; the markdown is what agents receive.
+    "Non-trivial" here means more than the empty-pack placeholder: a heading and the active item's
+    content.
     """
     item = expect.json_object(
         create_item(api, cleanup, project.id, _staging_body(project.name)), 201

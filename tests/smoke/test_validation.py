@@ -39,9 +39,9 @@ def _loc_names(body: dict) -> list[str]:
 def test_invalid_create_refused(api, project, cleanup, evidence, case):
     """Creating a memory item with an invalid field answers 422 naming the field; nothing is stored.
 
-    Blocking: the packer trusts type, status and confidence; a memory with an unknown type or a
-    confidence outside 0..1 would be mis-ranked or dropped from every pack, and content over the
-    10,000-character limit breaks the token budget.
+    Blocking (rule: contract-break): the packer trusts type, status and confidence; a memory with an
+    unknown type or a confidence outside 0..1 would be mis-ranked or dropped from every pack, and
+    content over the 10,000-character limit breaks the token budget.
     """
     field_name, fields = CREATE_CASES[case]
     body = {
@@ -76,8 +76,8 @@ UPDATE_CASES = {
 def test_invalid_update_refused(api, shared_project, make_item, evidence, case):
     """Updating a memory item with an invalid field answers 422 and leaves the item unchanged.
 
-    Blocking: an update path that skips validation lets the invalid values the create path refuses
-    into the store through the back door.
+    Blocking (rule: contract-break): an update path that skips validation lets the invalid values
+    the create path refuses into the store through the back door.
     """
     field_name, fields = UPDATE_CASES[case]
     item = make_item(shared_project.id, content=f"update target {case}", confidence=0.5)
@@ -105,8 +105,8 @@ MODULE_CASES = {
 def test_invalid_module_refused(api, project, cleanup, evidence, case):
     """Creating a context module with an invalid field answers 422; no module is stored.
 
-    Blocking: modules scope packs; a nameless or out-of-range module cannot be chosen or ordered
-    correctly by the UI.
+    Blocking (rule: contract-break): modules scope packs; a nameless or out-of-range module cannot
+    be chosen or ordered correctly by the UI.
     """
     field_name, fields = MODULE_CASES[case]
     body = {"name": f"{project.name}-module", "selectors": {"memory_types": ["decision"]}, **fields}
@@ -124,8 +124,8 @@ def test_invalid_module_refused(api, project, cleanup, evidence, case):
 def test_unknown_project_refused(api, cleanup, target, evidence):
     """Writing a memory item to a project that does not exist is refused (400) and stores nothing.
 
-    Blocking: memories written to a non-existent project are unreachable through any project
-    view and never deleted with a project. The documented answer is 400.
+    Blocking (rule: contract-break): memories written to a non-existent project are unreachable
+    through any project view and never deleted with a project. The documented answer is 400.
     """
     name = f"{target.run_id}-ghost-{unknown_id()}"
     ghost = base64.b64encode(f"/tmp/phasegate-projects/{name}".encode()).decode()
@@ -158,8 +158,9 @@ def _unknown_item_call(api, verb):
 def test_unknown_id_read_answers_404(api, evidence, verb):
     """Reading a memory item or context module id that does not exist answers 404.
 
-    Blocking: clients tell "gone" from "failed" by the 404; a 200 would invent data and a 5xx
-    would count against the error-rate gate. (Read-only, so it also runs with --writes=deny.)
+    Blocking (rule: contract-break): clients tell "gone" from "failed" by the 404; a 200 would
+    invent data and a 5xx would count against the error-rate gate. (Read-only, so it also runs with
+    --writes=deny.)
     """
     target, response = _unknown_item_call(api, verb)
     evidence.note("id", target)
@@ -177,8 +178,8 @@ def test_unknown_id_read_answers_404(api, evidence, verb):
 def test_unknown_id_write_answers_404(api, evidence, verb):
     """Changing or deleting a memory item or context module id that does not exist answers 404.
 
-    Blocking: clients (and this suite's own cleanup) tell "already gone" from "failed" by the 404;
-    a 200 would fake success and a 5xx would count against the error-rate gate.
+    Blocking (rule: contract-break): clients (and this suite's own cleanup) tell "already gone" from
+    "failed" by the 404; a 200 would fake success and a 5xx would count against the error-rate gate.
     """
     target, response = _unknown_item_call(api, verb)
     evidence.note("id", target)

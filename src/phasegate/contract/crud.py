@@ -56,18 +56,18 @@ class CrudReport(FuzzReport):
     completed: int = 0
     not_created: Mapping[int, int] = field(default_factory=dict)
 
-    def summary(self) -> str:
-        base = super().summary()
+    def summary(self, finding: str | None = None) -> str:
+        base = super().summary(finding)
         return f"{base}; {self.completed} of {self.sequences} sequences reached delete"
 
-    def to_dict(self) -> dict[str, Any]:
-        data = super().to_dict()
+    def to_dict(self, finding: str | None = None) -> dict[str, Any]:
+        data = super().to_dict(finding)
         data.update(sequences=self.sequences, completed=self.completed)
         return data
 
-    def conclusion(self) -> Conclusion:
+    def conclusion(self, finding: str | None = None) -> Conclusion:
         """The cases' conclusion, then: too few sequences reached delete to judge."""
-        judged = super().conclusion()
+        judged = super().conclusion(finding)
         if judged.outcome is not Outcome.PASS or self.completed >= min(3, self.sequences):
             return judged
         return Conclusion(

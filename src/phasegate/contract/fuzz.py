@@ -58,7 +58,15 @@ _CHECK_OF_FAILURE = {
     "JsonSchemaError": "response_schema_conformance",
     "AcceptedNegativeData": "negative_data_rejection",
 }
-MAX_FAILURES_KEPT = 10
+MAX_FAILURES_KEPT = 10  # per finding class
+# The finding classes a contract report is split into, each judged by its own check and so by
+# its own severity rule (phasegate.severity): an undocumented 4xx is a refusal the contract does
+# not name (rule undocumented-4xx, check contract.undocumented-status.<operation>); everything
+# else (a 5xx, a body or content type against its schema, invalid input accepted, an
+# undocumented 2xx) is contract.<operation>'s (rule contract-break).
+CONTRACT_FINDINGS = "contract"
+UNDOCUMENTED_STATUS = "undocumented-status"
+FINDINGS = (CONTRACT_FINDINGS, UNDOCUMENTED_STATUS)
 # Fewer judged cases than this share of those planned and the operation was not really tested.
 MIN_JUDGED_SHARE = 0.5
 
@@ -95,6 +103,19 @@ class CaseFailure:
     def key(self) -> tuple[str, int | None]:
         return (self.check, self.status)
 
+    @property
+    def finding(self) -> str:
+        """Which finding class (and so which check) this failure belongs to.
+
+        A refusal (4xx) with a status the operation does not document is undocumented-status,
+        whatever the generation mode: a generated value the schema allows but the server refuses
+        (a cursor it never issued) is input the schema cannot describe as invalid.
+        """
+        undocumented = self.check == "status_code_conformance"
+        if undocumented and self.status is not None and 400 <= self.status < 500:
+            return UNDOCUMENTED_STATUS
+        return CONTRACT_FINDINGS
+
     def line(self) -> str:
         return (
             f"{self.check} ({self.mode}): {self.method} {self.path} -> {self.status}: {self.title}"
@@ -125,28 +146,38 @@ class FuzzReport:
     rate_limited: int = 0
     failures: list[CaseFailure] = field(default_factory=list)
     failure_count: int = 0
+    failure_counts: Counter[str] = field(default_factory=Counter)  # per finding class
     # Modes the schema gives nothing to generate from (an operation with no constraint to break).
     ungenerated: list[str] = field(default_factory=list)
 
     def add_failure(self, failure: CaseFailure) -> None:
         self.failure_count += 1
-        if len(self.failures) < MAX_FAILURES_KEPT and failure.key not in {
-            f.key for f in self.failures
-        }:
+        self.failure_counts[failure.finding] += 1
+        kept = self.failures_of(failure.finding)
+        if len(kept) < MAX_FAILURES_KEPT and failure.key not in {f.key for f in kept}:
             self.failures.append(failure)
+
+    def failures_of(self, finding: str | None) -> list[CaseFailure]:
+        return [f for f in self.failures if finding is None or f.finding == finding]
+
+    def count_of(self, finding: str | None) -> int:
+        return self.failure_count if finding is None else self.failure_counts[finding]
 
     @property
     def judged(self) -> int:
         return sum(self.examples.values()) - self.rate_limited
 
-    def summary(self) -> str:
+    def summary(self, finding: str | None = None) -> str:
         codes = ", ".join(f"{code}x{n}" for code, n in sorted(self.statuses.items()))
         modes = " + ".join(f"{n} {mode}" for mode, n in sorted(self.examples.items()))
+        count = self.count_of(finding)
         outcome = (
-            f"{self.failure_count} failing cases ({len(self.failures)} distinct)"
-            if self.failure_count
+            f"{count} failing cases ({len(self.failures_of(finding))} distinct)"
+            if count
             else "no check failed"
         )
+        if finding is not None:
+            outcome += f" ({finding})"
         limited = f", {self.rate_limited} rate-limited" if self.rate_limited else ""
         none = f" (no {' or '.join(self.ungenerated)} case exists)" if self.ungenerated else ""
         return (
@@ -154,12 +185,20 @@ class FuzzReport:
             f"{limited}; {outcome}"
         )
 
-    def conclusion(self) -> Conclusion:
-        """FAIL on any failing case; INCONCLUSIVE when too few cases could be judged."""
-        facts = {"contract": self.to_dict(), "profile": self.profile, "summary": self.summary()}
-        if self.failures:
-            shown = "; ".join(f.line() for f in self.failures)
-            return Conclusion(Outcome.FAIL, f"{self.failure_count} failing cases: {shown}", facts)
+    def conclusion(self, finding: str | None = None) -> Conclusion:
+        """FAIL on any failing case (of `finding`'s class, when given); INCONCLUSIVE when too few
+        cases could be judged."""
+        facts = {
+            "contract": self.to_dict(finding),
+            "profile": self.profile,
+            "summary": self.summary(finding),
+        }
+        failures = self.failures_of(finding)
+        if failures:
+            shown = "; ".join(f.line() for f in failures)
+            return Conclusion(
+                Outcome.FAIL, f"{self.count_of(finding)} failing cases: {shown}", facts
+            )
         planned = sum(self.examples.values())
         if planned == 0 or self.judged < MIN_JUDGED_SHARE * planned:
             return Conclusion(
@@ -170,17 +209,23 @@ class FuzzReport:
             )
         return Conclusion(Outcome.PASS, self.summary(), facts)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, finding: str | None = None) -> dict[str, Any]:
+        data = {
             "operation": self.operation,
             "profile": self.profile,
             "examples": dict(self.examples),
             "statuses": {str(code): n for code, n in sorted(self.statuses.items())},
             "rate_limited": self.rate_limited,
-            "failure_count": self.failure_count,
-            "failures": [f.to_dict() for f in self.failures],
+            "failure_count": self.count_of(finding),
+            "failures": [f.to_dict() for f in self.failures_of(finding)],
             "ungenerated": list(self.ungenerated),
         }
+        if finding is not None:
+            data["finding"] = finding
+            data["other_findings"] = {
+                name: n for name, n in self.failure_counts.items() if name != finding and n
+            }
+        return data
 
 
 class Sender:

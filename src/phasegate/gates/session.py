@@ -13,8 +13,6 @@ until the bound passes.
 
 from __future__ import annotations
 
-import fcntl
-import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -33,7 +31,7 @@ from phasegate.gates.triangulate import Counter, PrometheusUnavailable, judge
 from phasegate.outcomes import Conclusion, Outcome
 from phasegate.pacing import Pacer
 from phasegate.progress import Progress
-from phasegate.resources import Ledger
+from phasegate.resources import Ledger, compute_once
 from phasegate.stack.monitoring import packaged_rules
 from phasegate.traffic.threaded import Tally, send
 from phasegate.traffic.top_up import mix_for_phase
@@ -298,13 +296,4 @@ def shared_evaluation(
     directory: Path, run_id: str, compute: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
     """Compute once per run across processes; later callers read the stored result."""
-    directory.mkdir(parents=True, exist_ok=True)
-    result_path = directory / f"gates-{run_id}.json"
-    with (directory / f"gates-{run_id}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if result_path.exists():
-            stored: dict[str, Any] = json.loads(result_path.read_text("utf-8"))
-            return stored
-        result = compute()
-        result_path.write_text(json.dumps(result), encoding="utf-8")
-        return result
+    return compute_once(directory, f"gates-{run_id}", compute)

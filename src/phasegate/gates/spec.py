@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from phasegate.durations import FORMS, parse_duration
 from phasegate.phases import PHASE_TABLE
+from phasegate.severity import load_catalog as severity_catalog
 
 DEFAULT_SELECTOR = 'job="skillmeat"'
 CATALOG_RESOURCE = "catalog.toml"
@@ -356,6 +357,17 @@ def _convert(key: str, value: Any) -> tuple[str, Any]:
     raise ValueError(f"unknown key {key!r}")
 
 
+def check_id_of(gate_id: str) -> str:
+    """The check that judges a catalog row: `gate.<id>`, and the load row's own load check."""
+    return "load.p95-under-load" if gate_id == "load-p95" else f"gate.{gate_id}"
+
+
+def _severity_from_catalog(gate_id: str, phases: Iterable[str]) -> Severity:
+    """A row's severity is its check's in the severity catalog (blocking in any of its phases)."""
+    resolved = severity_catalog().resolve(check_id_of(gate_id), None, phases=tuple(phases))
+    return Severity.BLOCKING if resolved.blocking else Severity.WARNING
+
+
 def _spec_from_row(row: Mapping[str, Any], source: str) -> GateSpec:
     gate_id = row.get("id", "?")
     values: dict[str, Any] = {}
@@ -370,6 +382,8 @@ def _spec_from_row(row: Mapping[str, Any], source: str) -> GateSpec:
     for required in ("id", "title", "phases", "kind", "threshold"):
         if required not in row:
             raise CatalogError(f"{source}: gate {gate_id!r}: missing key {required!r}")
+    if "severity" not in values:
+        values["severity"] = _severity_from_catalog(str(gate_id), values["phases"])
     return GateSpec(**values).validate(source)
 
 
