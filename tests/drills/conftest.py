@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from phasegate.fixtures import settings_of
 
 DRILLS_DIR = Path(__file__).parent
 
 
+@pytest.hookimpl(trylast=True)  # after the plugin declared each check (its id, for the record)
 def pytest_collection_modifyitems(config, items):
     if settings_of(config).embedded:
         return

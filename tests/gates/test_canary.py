@@ -143,7 +143,7 @@ def test_split_holds(canary_sides, client_config, evidence):
 def test_canary_error_rate_client_side(arm_samples, evidence):
     """Canary error rate < 0.1%, from the client's side (5xx and transport failures).
 
-    Blocking (rule: server-error): the plan's phase-3 gate, judged with the error-rate row's
+    Blocking (rule: plan-criterion): the plan's phase-3 gate, judged with the error-rate row's
     fixed design and binomial bound on the requests sent straight to the canary.
     """
     conclude(client_gate("error-rate", arm_samples["attempts"]["canary"], _catalog_row), evidence)
@@ -199,7 +199,7 @@ def _compare(arm_samples, evidence, judge, **kwargs):
 def test_canary_errors_against_stable(arm_samples, evidence):
     """The canary errs no more than stable, by an exact two-sample test with a 0.1% margin.
 
-    Blocking (rule: server-error): "compare error rates between canary and stable".
+    Blocking (rule: plan-criterion): "compare error rates between canary and stable".
     """
     _compare(arm_samples, evidence, "compare_error_rates")
 
