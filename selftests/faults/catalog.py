@@ -743,10 +743,7 @@ DELETION = [
     fault(
         "deletion.module-everywhere",
         "the deleted module still answers GET",
-        native="0.74.0 still lists a deleted module's memories (200)",
         violate=[on("GET", MODULE, SetStatus(200), upstream_status=404)],
-        # the check lists the module's memories once before the delete, once after
-        comply=[on("GET", LINKS, answer=Answer(404, NOT_FOUND), skip=1)],
     ),
     fault(
         "deletion.project-contents",

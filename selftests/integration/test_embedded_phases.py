@@ -44,7 +44,6 @@ FLAG_ON_FAILS = {
     "lifecycle.merge.keep_source",  # every keep_source merge answers 500
     "service.metrics-memory-items",  # skillmeat_memory_items_total declared, never set
     "lifecycle.put-respects-lifecycle",  # a PUT moves deprecated -> active, candidate -> stable
-    "deletion.module-everywhere",  # a deleted module's memory list still answers 200
     "deletion.project-contents",  # a deleted project's items, modules, packs all still served
 }
 FLAG_ON_WARNS = {

@@ -170,7 +170,12 @@ def test_deleted_module_gone_everywhere(api, project, make_item, make_module, ev
     looks = {
         "get": (Reach.BY_ID, _by_id(lambda: api.get_module(module_id))),
         "list": (Reach.LISTING, _shows(lambda: api.list_modules(pid), module_id, "items")),
-        "module memories": (Reach.BY_ID, _by_id(lambda: api.module_memories(module_id))),
+        # Its links must be gone: an empty list or a refusal. Whether a 200 for a module that
+        # no longer exists is right is the negative-path check's question (issue #11 part 2).
+        "module memories": (
+            Reach.LISTING,
+            _shows(lambda: api.module_memories(module_id), item["id"], None),
+        ),
         "pack preview of the module": (
             Reach.BY_ID,
             _by_id(lambda: _pack(api, pid, False, module_id)),
