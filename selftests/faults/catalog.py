@@ -22,6 +22,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from phasegate.lifecycle import Lifecycle
 from support.faultproxy import (
     Action,
     Answer,
@@ -191,6 +192,42 @@ class KeepSourceMerge:
         return ProxyResponse(
             200, [("Content-Type", "application/json")], json.dumps(answer).encode("utf-8")
         )
+
+
+# The lifecycle as SkillMeat 0.74.0's OpenAPI documents it (phasegate.lifecycle reads the same
+# from the target at run time; a compliance fix needs it before any run).
+DOCUMENTED_LIFECYCLE = Lifecycle(
+    statuses=("candidate", "active", "stable", "deprecated"),
+    promote={"candidate": "active", "active": "stable"},
+    deprecated="deprecated",
+    initial="candidate",
+    refusals={},
+    sources=(),
+)
+
+
+class LifecyclePut:
+    """A PUT that keeps to the lifecycle: a status the lifecycle endpoints would not reach from
+    the item's current one is refused with the documented 400, anything else is forwarded.
+
+    0.74.0 stores any status of the enum a PUT carries (a deprecated item PUT back to active).
+    """
+
+    def respond(self, request: ProxyRequest, upstream: Upstream) -> ProxyResponse:
+        body = request.json()
+        wanted = body.get("status") if isinstance(body, dict) else None
+        if wanted in DOCUMENTED_LIFECYCLE.statuses:
+            read = upstream.send("GET", request.path)
+            item = read.json() if read.status == 200 else None
+            held = item.get("status") if isinstance(item, dict) else None
+            if held and wanted != held and not DOCUMENTED_LIFECYCLE.allows(str(held), str(wanted)):
+                refusal = {"detail": f"Cannot change status from '{held}' to '{wanted}'"}
+                return Answer(400, refusal).response()
+        return upstream.send("PUT", request.target, body)
+
+
+NOT_FOUND = {"detail": "Not found"}
+NO_RESULTS = {"items": [], "next_cursor": None, "has_more": False, "total": None}
 
 
 DISABLED_COMPONENT = SetField("components.memory_system.status", "disabled")
@@ -691,6 +728,62 @@ LIFECYCLE = [
         # The reads after the merge: the target first, then the source.
         violate=[on("GET", ITEM, SetField("status", "active"), skip=1, limit=1)],
     ),
+    fault(
+        "lifecycle.state-machine",
+        "promote answers 200 to a transition the lifecycle refuses (stable, deprecated)",
+        violate=[on("POST", rf"{ITEM}/promote", SetStatus(200), upstream_status=400)],
+    ),
+    fault(
+        "lifecycle.put-respects-lifecycle",
+        "a PUT the lifecycle refuses answers 200",
+        native="0.74.0 stores any status a PUT carries (deprecated -> active, candidate -> stable)",
+        violate=[on("PUT", ITEM, SetStatus(200), upstream_status=400)],
+        comply=[on("PUT", ITEM, answer=LifecyclePut())],
+    ),
+    fault(
+        "lifecycle.writes-respect-lifecycle",
+        "merging a deprecated source answers 200",
+        violate=[on("POST", MERGE, SetStatus(200), upstream_status=400)],
+    ),
+]
+
+
+# -- phases 2 and 4: deletion ------------------------------------------------------------------
+
+DELETION = [
+    fault(
+        "deletion.item-everywhere",
+        "the deleted item is still found by the project search",
+        # The check searches scoped, then unscoped, before the delete, and again after it.
+        violate=[
+            on("GET", SEARCH, Capture("deleted", "items"), limit=1),
+            on("GET", SEARCH, SetField("items", Ref("deleted")), skip=2, limit=1),
+        ],
+    ),
+    fault(
+        "deletion.module-everywhere",
+        "the deleted module still answers GET",
+        violate=[on("GET", MODULE, SetStatus(200), upstream_status=404)],
+    ),
+    fault(
+        "deletion.project-contents",
+        "the deleted project's item is still served by id",
+        native="0.74.0 serves every item, module and pack of a deleted project as before",
+        violate=[on("GET", ITEM, SetStatus(200), upstream_status=404)],
+        # Each surface is looked at once before the project's deletion (searches twice), then
+        # the same again after it: the later looks are refused as for a deleted project.
+        comply=[
+            on("GET", ITEM, answer=Answer(404, NOT_FOUND), skip=1),
+            on("GET", ITEMS, answer=Answer(404, NOT_FOUND), skip=1),
+            on("GET", COUNT, answer=Answer(404, NOT_FOUND), skip=1),
+            on("GET", SEARCH, answer=Answer(200, NO_RESULTS), skip=2),
+            on("GET", MODULE, answer=Answer(404, NOT_FOUND), skip=1),
+            on("GET", MODULES, answer=Answer(404, NOT_FOUND), skip=1),
+            on("GET", LINKS, answer=Answer(404, NOT_FOUND), skip=1),
+            on("POST", PREVIEW, answer=Answer(404, NOT_FOUND), skip=1),
+            on("POST", GENERATE, answer=Answer(404, NOT_FOUND), skip=1),
+        ],
+    ),
 ]
 
 
@@ -946,6 +1039,7 @@ FAULTS: list[Fault] = [
     *STAGING,
     *ITEM_CHECKS,
     *LIFECYCLE,
+    *DELETION,
     *MODULE_CHECKS,
     *PACKS,
     *EXTRACTION,

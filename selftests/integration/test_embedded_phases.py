@@ -50,6 +50,8 @@ FLAG_ON_FAILS = {
     "integrity.plan-fields",  # effect: 201 while tags and metadata are dropped
     "integrity.structured-anchors",  # contract-break: the documented anchor object answers 400
     "packs.greedy-fill",  # plan-criterion: the pack stops at the first item that does not fit
+    "lifecycle.put-respects-lifecycle",  # effect: PUT revives deprecated, skips promotion
+    "deletion.project-contents",  # effect: a deleted project's items, modules, packs still served
 }
 FLAG_ON_WARNS = {
     "config.plan-config-path",  # moved-path: /api/v1/config is 404
