@@ -43,6 +43,13 @@ FLAG_ON_FAILS = {
     "integrity.isolation-module-link",  # B's module links A's item; B's pack then serves it
     "lifecycle.merge.keep_source",  # every keep_source merge answers 500
     "service.metrics-memory-items",  # skillmeat_memory_items_total declared, never set
+    # Negative paths (#11 part 2): wrong identifiers answered 200/201/500 or crossing projects.
+    "negative.items",  # unknown/deleted projects listed, counted, searched (200); 201 in deleted
+    "negative.merge",  # merges another project's item (200, A's item changed)
+    "negative.extraction",  # preview/export for unknown projects (200), apply into deleted (200)
+    "negative.modules",  # POST /context-modules with an unknown project: 500; deleted: 201
+    "negative.module-links",  # links/unlinks across projects; lists links of unknown modules
+    "negative.packs",  # packs unknown projects (200); packs another project's module (200)
 }
 FLAG_ON_WARNS = {
     "packs.greedy-fill",
@@ -52,6 +59,11 @@ FLAG_ON_WARNS = {
     "items.duplicate-after-update",
     "config.plan-config-path",
     "service.metrics-plan-path",
+    # Negative paths: 400 where 404 is the answer for an unknown project, module or item.
+    "negative-status.items",
+    "negative-status.extraction",
+    "negative-status.module-links",
+    "negative-status.packs",
 }
 
 

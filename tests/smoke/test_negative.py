@@ -303,10 +303,10 @@ def _run_family(
     out_dir = str(PROJECTS_ROOT / target.run_id / unique(target, "neg-files"))
 
     # Project B (the caller) and A (the owner) when a case crosses projects; else a shared one.
-    b = make_project("neg-b") if needs_foreign else lease_shared()
+    b = policy.call(lambda: make_project("neg-b") if needs_foreign else lease_shared())
     world.project = b.id
     if needs_foreign:
-        a = make_project("neg-a")
+        a = policy.call(lambda: make_project("neg-a"))
         world.foreign_project = a.id
         a_item = make_item(a.id, content=f"negative owner item {name}")
         world.foreign_item = a_item["id"]
@@ -331,7 +331,7 @@ def _run_family(
         _delete(cleanup, gone, api.delete_module(gone))
         deleted["module"] = gone
     if "project" in kinds:
-        gone = make_project("neg-deleted").id
+        gone = policy.call(lambda: make_project("neg-deleted")).id
         _delete(cleanup, gone, api.delete_project(gone))
         deleted["project"] = gone
 

@@ -176,8 +176,8 @@ def judge_family(
         rules = ", ".join(f"{rule} x{by_rule[rule]}" for rule in sorted(mine) if by_rule[rule])
         return Conclusion(
             Outcome.FAIL,
-            f"{CHECK_PREFIX[severity]}.{family}: {len(broken)} of {len(verdicts)} cases break a rule "
-            f"({rules}): {shown}{more}",
+            f"{CHECK_PREFIX[severity]}.{family}: {len(broken)} of {len(verdicts)} cases "
+            f"break a rule ({rules}): {shown}{more}",
             facts,
         )
     if problems:

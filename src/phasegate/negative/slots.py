@@ -191,6 +191,61 @@ def _documented_4xx(operation: Mapping[str, Any]) -> tuple[int, ...]:
     return tuple(sorted(codes))
 
 
+def _slot(
+    raw: Mapping[str, Any],
+    op: OperationSpec,
+    name: str,
+    where: str,
+    schema: Any,
+    required: bool,
+    documented: tuple[int, ...],
+    problems: list[str],
+) -> Slot | None:
+    """The slot for one declared name, or None when the name is no reference (or unknown)."""
+    if not _IDENTIFIER.match(name) or name in NOT_REFERENCES:
+        return None
+    kind = REFERENCE_KINDS.get(name)
+    if kind is None:
+        problems.append(
+            f"{op.label} takes identifier {where} {name!r}, which the suite cannot aim "
+            "(not a known reference or attribute)"
+        )
+        return None
+    usable = _non_null(raw, schema)
+    return Slot(
+        op.method,
+        op.path,
+        name,
+        where,
+        kind,
+        many=usable.get("type") == "array",
+        required=required,
+        validates=_validates(raw, usable),
+        documented=documented,
+    )
+
+
+def _declared(
+    raw: Mapping[str, Any], item: Mapping[str, Any], operation: Mapping[str, Any]
+) -> list[tuple[str, str, Any, bool]]:
+    """(name, where, schema, required) of every path/query parameter and body property."""
+    found: list[tuple[str, str, Any, bool]] = []
+    for param in [*(item.get("parameters") or []), *(operation.get("parameters") or [])]:
+        param = _deref(raw, param)
+        if isinstance(param, Mapping) and param.get("in") in ("path", "query"):
+            where = str(param["in"])
+            required = where == "path" or bool(param.get("required"))
+            found.append((str(param.get("name")), where, param.get("schema"), required))
+    body = _body_schema(raw, operation)
+    properties = body.get("properties")
+    needed = body.get("required")
+    needed_names = {str(n) for n in needed} if isinstance(needed, list) else set()
+    if isinstance(properties, Mapping):
+        for name, schema in properties.items():
+            found.append((str(name), "body", schema, str(name) in needed_names))
+    return found
+
+
 def derive_slots(
     raw: Mapping[str, Any], api_prefix: str, operations: Iterable[OperationSpec]
 ) -> Derivation:
@@ -198,55 +253,21 @@ def derive_slots(
     slots: list[Slot] = []
     problems: list[str] = []
     without: list[str] = []
-    paths = raw.get("paths") if isinstance(raw.get("paths"), Mapping) else {}
-    assert isinstance(paths, Mapping)
+    paths = raw.get("paths")
+    if not isinstance(paths, Mapping):
+        paths = {}
     for op in operations:
         item = paths.get(op.full_path(api_prefix))
         operation = item.get(op.method.lower()) if isinstance(item, Mapping) else None
-        if not isinstance(operation, Mapping):
+        if not isinstance(item, Mapping) or not isinstance(operation, Mapping):
             problems.append(f"the schema does not declare {op.label}: its identifiers are untested")
             continue
         documented = _documented_4xx(operation)
-        found: list[Slot] = []
-
-        def add(name: str, where: str, schema: Any, required: bool) -> None:
-            if not _IDENTIFIER.match(name) or name in NOT_REFERENCES:
-                return
-            kind = REFERENCE_KINDS.get(name)
-            if kind is None:
-                problems.append(
-                    f"{op.label} takes identifier {where} {name!r}, which the suite cannot aim "
-                    "(not a known reference or attribute)"
-                )
-                return
-            usable = _non_null(raw, schema)
-            found.append(
-                Slot(
-                    op.method,
-                    op.path,
-                    name,
-                    where,
-                    kind,
-                    many=usable.get("type") == "array",
-                    required=required,
-                    validates=_validates(raw, usable),
-                    documented=documented,
-                )
-            )
-
-        params = [*(item.get("parameters") or []), *(operation.get("parameters") or [])]
-        for param in params:
-            param = _deref(raw, param)
-            if isinstance(param, Mapping) and param.get("in") in ("path", "query"):
-                where = str(param["in"])
-                required = where == "path" or bool(param.get("required"))
-                add(str(param.get("name")), where, param.get("schema"), required)
-        body = _body_schema(raw, operation)
-        properties = body.get("properties")
-        needed = body.get("required") if isinstance(body.get("required"), list) else []
-        if isinstance(properties, Mapping):
-            for name, schema in properties.items():
-                add(str(name), "body", schema, name in needed)
+        found = [
+            slot
+            for name, where, schema, required in _declared(raw, item, operation)
+            if (slot := _slot(raw, op, name, where, schema, required, documented, problems))
+        ]
         expected = EXPECTED_SLOTS.get((op.method, op.path), frozenset())
         missing = sorted(expected - {s.name for s in found})
         if missing:
