@@ -1021,8 +1021,6 @@ NEGATIVE = [
     fault(
         "negative-status.merge",
         "a merge naming an unknown source answers 422, not 404",
-        native=NATIVE["merge"],
-        comply=[refuse_every_case()],
         violate=[on("POST", MERGE, SetStatus(422), query=UNKNOWN_CASE)],
     ),
     fault(
