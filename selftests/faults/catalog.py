@@ -1031,6 +1031,140 @@ INTEGRITY = [
 ]
 
 
+# -- negative paths (#11 part 2) ----------------------------------------------------------------
+# Every case request of tests/smoke/test_negative.py carries `phasegate_case=<case>` in its query,
+# so these rules hit the cases and never the set-up, the snapshots or the clean-up around them.
+
+FAMILY_PATHS = rf"{API}/(memory-items|context-modules|context-packs)(/.*)?"
+ANY_METHOD = ("GET", "POST", "PUT", "DELETE")
+CASE = "phasegate_case="
+UNKNOWN_CASE = "phasegate_case=unknown"
+FOREIGN_CASE = "phasegate_case=other-project"
+
+
+def refuse_every_case() -> Rule:
+    """A target that answers every wrong identifier with a plain 404."""
+    return on(ANY_METHOD, FAMILY_PATHS, query=CASE, answer=Answer(404, {"detail": "Not found"}))
+
+
+NATIVE = {
+    "items": "0.74.0 lists, counts and searches unknown and deleted projects (200, empty), stores "
+    "an item in a deleted project (201) and refuses an unknown one with 400",
+    "merge": "0.74.0 merges another project's item as source (200, A's item deprecated)",
+    "extraction": "0.74.0 previews and exports for unknown projects (200), applies into a deleted "
+    "one (200) and refuses an unknown one with 400 (undocumented)",
+    "modules": "0.74.0 answers 500 creating a module in an unknown project, 201 in a deleted one, "
+    "and lists unknown projects' modules (200)",
+    "module-links": "0.74.0 links and unlinks across projects (200/204), lists links of unknown "
+    "modules (200) and refuses unknown modules and items with 400",
+    "packs": "0.74.0 packs unknown projects (200) and packs another project's module with its "
+    "items (200), refuses unknown modules with 400",
+}
+
+NEGATIVE = [
+    fault(
+        "negative.items",
+        "reading an unknown memory item is a server error (500)",
+        native=NATIVE["items"],
+        comply=[refuse_every_case()],
+        violate=[on("GET", ITEM, SetStatus(500), query=UNKNOWN_CASE)],
+    ),
+    fault(
+        "negative.lifecycle",
+        "promoting an unknown memory item answers 200",
+        violate=[on("POST", rf"{ITEM}/promote", SetStatus(200), query=UNKNOWN_CASE)],
+    ),
+    fault(
+        "negative.bulk",
+        "a bulk promote naming an unknown id is a server error (500)",
+        violate=[on("POST", BULK_PROMOTE, SetStatus(500), query=UNKNOWN_CASE)],
+    ),
+    fault(
+        "negative.merge",
+        "a merge with another project's item as source answers 200",
+        native=NATIVE["merge"],
+        comply=[refuse_every_case()],
+        violate=[on("POST", MERGE, SetStatus(200), query=FOREIGN_CASE)],
+    ),
+    fault(
+        "negative.extraction",
+        "extraction preview for an unknown project is a server error (500)",
+        native=NATIVE["extraction"],
+        comply=[refuse_every_case()],
+        violate=[on("POST", EXTRACT_PREVIEW, SetStatus(500), query=UNKNOWN_CASE)],
+    ),
+    fault(
+        "negative.modules",
+        "reading an unknown context module answers 200",
+        native=NATIVE["modules"],
+        comply=[refuse_every_case()],
+        violate=[on("GET", MODULE, SetStatus(200), query=UNKNOWN_CASE)],
+    ),
+    fault(
+        "negative.module-links",
+        "B's module accepts a link to A's item (200)",
+        native=NATIVE["module-links"],
+        comply=[refuse_every_case()],
+        violate=[on("POST", LINKS, SetStatus(200), query=FOREIGN_CASE)],
+    ),
+    fault(
+        "negative.packs",
+        "a pack of B built with A's module answers 200",
+        native=NATIVE["packs"],
+        comply=[refuse_every_case()],
+        violate=[on("POST", PREVIEW, SetStatus(200), query=FOREIGN_CASE)],
+    ),
+    fault(
+        "negative-status.items",
+        "an unknown memory item answers 400, not 404",
+        native=NATIVE["items"],
+        comply=[refuse_every_case()],
+        violate=[on("GET", ITEM, SetStatus(400), query=UNKNOWN_CASE)],
+    ),
+    fault(
+        "negative-status.lifecycle",
+        "deprecating an unknown memory item answers 400, not 404",
+        violate=[on("POST", rf"{ITEM}/deprecate", SetStatus(400), query=UNKNOWN_CASE)],
+    ),
+    fault(
+        "negative-status.bulk",
+        "a bulk deprecate naming an unknown id answers 400",
+        violate=[on("POST", BULK_DEPRECATE, SetStatus(400), query=UNKNOWN_CASE)],
+    ),
+    fault(
+        "negative-status.merge",
+        "a merge naming an unknown source answers 422, not 404",
+        violate=[on("POST", MERGE, SetStatus(422), query=UNKNOWN_CASE)],
+    ),
+    fault(
+        "negative-status.extraction",
+        "extraction apply for an unknown project answers 400, not 404",
+        native=NATIVE["extraction"],
+        comply=[refuse_every_case()],
+        violate=[on("POST", EXTRACT_APPLY, SetStatus(400), query=UNKNOWN_CASE)],
+    ),
+    fault(
+        "negative-status.modules",
+        "updating an unknown context module answers 400, not 404",
+        violate=[on("PUT", MODULE, SetStatus(400), query=UNKNOWN_CASE)],
+    ),
+    fault(
+        "negative-status.module-links",
+        "linking into an unknown module answers 400, not 404",
+        native=NATIVE["module-links"],
+        comply=[refuse_every_case()],
+        violate=[on("POST", LINKS, SetStatus(400), query=UNKNOWN_CASE)],
+    ),
+    fault(
+        "negative-status.packs",
+        "a pack naming an unknown module answers 400, not 404",
+        native=NATIVE["packs"],
+        comply=[refuse_every_case()],
+        violate=[on("POST", GENERATE, SetStatus(400), query=UNKNOWN_CASE)],
+    ),
+]
+
+
 FAULTS: list[Fault] = [
     *FLAG_OFF,
     *HARDENING,
@@ -1044,6 +1178,7 @@ FAULTS: list[Fault] = [
     *PACKS,
     *EXTRACTION,
     *INTEGRITY,
+    *NEGATIVE,
 ]
 
 

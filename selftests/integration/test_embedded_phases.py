@@ -52,11 +52,23 @@ FLAG_ON_FAILS = {
     "packs.greedy-fill",  # plan-criterion: the pack stops at the first item that does not fit
     "lifecycle.put-respects-lifecycle",  # effect: PUT revives deprecated, skips promotion
     "deletion.project-contents",  # effect: a deleted project's items, modules, packs still served
+    # Negative paths (#11 part 2): wrong identifiers answered 200/201/500 or crossing projects.
+    "negative.items",  # unknown/deleted projects listed, counted, searched (200); 201 in deleted
+    "negative.merge",  # cross-project: merges another project's item (200, A's item changed)
+    "negative.extraction",  # preview/export for unknown projects (200), apply into deleted (200)
+    "negative.modules",  # server-error: POST /context-modules, unknown project: 500; deleted: 201
+    "negative.module-links",  # cross-project: links/unlinks across projects
+    "negative.packs",  # cross-project: packs another project's module (200)
 }
 FLAG_ON_WARNS = {
     "config.plan-config-path",  # moved-path: /api/v1/config is 404
     "service.metrics-plan-path",  # moved-path: /metrics is 404 (served at /metrics/)
     "service.metrics-memory-items",  # unset-gauge: skillmeat_memory_items_total never set
+    # Negative paths, undocumented-4xx: 400 where 404 is the answer for an unknown resource.
+    "negative-status.items",
+    "negative-status.extraction",
+    "negative-status.module-links",
+    "negative-status.packs",
 }
 
 

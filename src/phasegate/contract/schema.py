@@ -71,6 +71,11 @@ def _read(source: str, config: ClientConfig) -> dict[str, Any]:
     return document
 
 
+def load_document(config: ClientConfig, source: str | None = None) -> dict[str, Any]:
+    """The raw OpenAPI document alone, for readers that need no schemathesis (negative paths)."""
+    return _read(source or schema_url(config), config)
+
+
 def load_schema(config: ClientConfig, source: str | None = None) -> LoadedSchema:
     where = source or schema_url(config)
     raw = _read(where, config)
