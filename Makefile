@@ -22,7 +22,7 @@ drill: venv skillmeat
 	$(BIN)/phasegate drill $(DRILL) --report-dir $(REPORT_DIR)
 
 selftest: venv system allure-cli
-	$(BIN)/pytest selftests -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/pytest selftests -p no:cacheprovider --durations=25 $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check src selftests tests bench conftest.py
