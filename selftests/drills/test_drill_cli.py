@@ -45,7 +45,7 @@ def test_deployment_without_commands_is_inconclusive_and_untouched(tmp_path, cap
     assert {c["outcome"] for c in verdict["checks"]} == {"inconclusive"}
     assert "--disable-cmd, --enable-cmd not given" in reasons["drill.disable"]
     assert "--rollback-cmd, --forward-cmd not given" in reasons["drill.rollback"]
-    assert "not run by this version" in reasons["drill.recover"]
+    assert "--backup-cmd, --restore-cmd not given" in reasons["drill.recover"]
     assert "drill: disable ..." in capsys.readouterr().out
 
 
@@ -132,3 +132,45 @@ def test_a_drill_that_breaks_is_an_error_not_a_traceback():
     conclusion = runner._guarded(broken)
     assert conclusion.outcome is Outcome.ERROR
     assert conclusion.reason == "the drill broke: KeyError('id')"
+
+
+def _control(url: str) -> str:
+    """A shell command that calls the double's control path, as a user's own command would."""
+    return f"{sys.executable} -c 'import urllib.request; urllib.request.urlopen(\"{url}\")'"
+
+
+@pytest.mark.parametrize(
+    ("restore_query", "outcome", "said"),
+    [
+        ("", "pass", "the item written after the backup gone with it"),
+        ("drop_one=1", "fail", "missing"),  # a restore that loses a recorded row
+        ("noop=1", "fail", "the restore did not put the backup back"),
+    ],
+)
+def test_deployment_recovery_runs_the_users_backup_and_restore(
+    tmp_path, restore_query, outcome, said
+):
+    with memory_double.running() as target:
+        code = main(
+            [
+                "drill",
+                "recover",
+                "--api-url",
+                target.url,
+                "--backup-cmd",
+                _control(f"{target.url}/__control/backup"),
+                "--restore-cmd",
+                _control(f"{target.url}/__control/restore?{restore_query}"),
+                "--report-dir",
+                str(tmp_path),
+            ]
+        )
+        left = list(target.projects)
+    check = json.loads((tmp_path / "verdict-drill.json").read_text())["checks"][0]
+    assert check["outcome"] == outcome, check["reason"]
+    assert said in check["reason"]
+    assert code == (0 if outcome == "pass" else 1)
+    events = [e["event"] for e in check["evidence"]["facts"]["drill"]["timeline"]]
+    assert "backup command (--backup-cmd)" in events
+    assert "restore command (--restore-cmd)" in events
+    assert left == []  # the dataset's project is deleted at the end, restored or not

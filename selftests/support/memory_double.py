@@ -11,6 +11,7 @@ data). Unknown routes answer 404, so the drills' background traffic meets 4xx, n
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
 import threading
@@ -31,6 +32,7 @@ class MemoryDouble(LoopbackServer):
         self.refuse_when_off = refuse_when_off
         self.down_until = 0.0
         self.hide_flags = False  # the config answers without memory_context_enabled
+        self.backup: Any = None  # what /__control/backup saved
         self.version = "0.74.0"
         self.projects: dict[str, dict[str, Any]] = {}
         self.items: dict[str, dict[str, Any]] = {}
@@ -88,6 +90,17 @@ class MemoryDouble(LoopbackServer):
             self.down_until = time.monotonic() + float(query.get("down_s", "0.3"))
             self.flag_on = query.get("flag") == "on"
             return 200, {"flag_on": self.flag_on}
+        if path == "/__control/backup":  # what a user's --backup-cmd would do
+            self.backup = copy.deepcopy((self.projects, self.items, self.modules, self.links))
+            return 200, {"backed_up": len(self.items)}
+        if path == "/__control/restore":  # --restore-cmd: stop, put the backup back, start
+            self.down_until = time.monotonic() + float(query.get("down_s", "0.3"))
+            if self.backup is not None and query.get("noop") != "1":
+                saved = copy.deepcopy(self.backup)
+                self.projects, self.items, self.modules, self.links = saved
+                if query.get("drop_one") == "1" and self.items:
+                    self.items.pop(next(iter(self.items)))  # a restore that loses a row
+            return 200, {"restored": len(self.items)}
         if time.monotonic() < self.down_until:
             return 503, {"detail": "restarting"}
         api = "/api/v1"

@@ -187,6 +187,8 @@ def _drill(args: argparse.Namespace) -> int:
         "--enable-cmd": args.enable_cmd,
         "--rollback-cmd": args.rollback_cmd,
         "--forward-cmd": args.forward_cmd,
+        "--backup-cmd": args.backup_cmd,
+        "--restore-cmd": args.restore_cmd,
     }
     given = [option for option, value in commands.items() if value]
     if given and not args.api_url:
@@ -210,7 +212,7 @@ def _drill(args: argparse.Namespace) -> int:
     started_at = now_utc()
     deployment = (
         Deployment(args.api_url, args.disable_cmd, args.enable_cmd, args.rollback_cmd,
-                   args.forward_cmd)
+                   args.forward_cmd, args.backup_cmd, args.restore_cmd)
         if args.api_url
         else None
     )  # fmt: skip
@@ -269,6 +271,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     drill.add_argument("--enable-cmd", help="shell command that enables it again")
     drill.add_argument("--rollback-cmd", help="shell command that rolls back one release")
     drill.add_argument("--forward-cmd", help="shell command that rolls forward again")
+    drill.add_argument(
+        "--backup-cmd", help="shell command that backs up the database (the plan's step 2)"
+    )
+    drill.add_argument(
+        "--restore-cmd",
+        help="shell command that stops the API, restores the last backup and starts it again",
+    )
     args, extra = parser.parse_known_args(argv)
     if args.command != "gate" and extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

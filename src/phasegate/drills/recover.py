@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -309,4 +310,152 @@ def _drive(session: DrillSession, server: DrillServer, m: RecoverMeasurement) ->
         m.served_problem = f"the data could not be read after the restore: {after.problem}"
         return
     m.served = dataset.compare(stored.record, after, stored.deleted)
+    timeline.mark("data read back", **after.counts(), diff=m.served.describe())
+
+
+# -- against a deployment: the user's own backup and restore ----------------------------------
+
+
+@dataclass
+class DeployedRecovery:
+    """What the recovery drill saw on a deployment, through the user's commands and the API."""
+
+    budget: Budget
+    backed_up_s: float | None = None
+    recovered_s: float | None = None  # from the restore command until /health 200
+    served: dataset.Diff | None = None
+    after_backup_item: str | None = None  # written after the backup; a restore must drop it
+    after_backup_served: bool | None = None
+    problem: str | None = None
+    served_problem: str | None = None
+    traffic: TrafficWindow | None = None
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "budget": self.budget.to_dict(),
+            "measured": {
+                "backup_s": rounded(self.backed_up_s),
+                "recovered_s": rounded(self.recovered_s),
+            },
+            "served_after_restore": self.served.to_dict() if self.served else None,
+            "written_after_backup": {
+                "item": self.after_backup_item,
+                "served_after_restore": self.after_backup_served,
+            },
+            "served_problem": self.served_problem,
+            "traffic": self.traffic.to_dict() if self.traffic else None,
+            "timeline": self.timeline,
+        }
+
+
+def judge_deployed(m: DeployedRecovery) -> Conclusion:
+    """Every recorded row back identical; what was written after the backup is gone, and said.
+
+    An item written after the backup that is still served after the restore means the restore
+    did not put the backup back (or merged it): the drill then cannot show a recovery and FAILs
+    with that reason, since a restore that restores nothing is the failure the plan guards.
+    """
+    facts: dict[str, Any] = {"drill": m.to_dict()}
+    if m.problem:
+        return Conclusion(
+            Outcome.INCONCLUSIVE, f"recovery drill not carried out: {m.problem}", facts
+        )
+    seen = traffic_seen(m.traffic)
+    timing = f"back {seconds(m.recovered_s)} after the restore command"
+    if m.recovered_s is None:
+        return Conclusion(
+            Outcome.FAIL, f"the API did not come back after the restore ({seen})", facts
+        )
+    if m.served is None:
+        why = m.served_problem or "the data was not read back after the restore"
+        return Conclusion(Outcome.INCONCLUSIVE, f"{why} ({timing}; {seen})", facts)
+    failures: list[str] = []
+    if not m.served.identical:
+        failures.append(f"after the restore the API serves: {m.served.describe()}")
+    if m.after_backup_served:
+        failures.append(
+            f"the item written after the backup ({m.after_backup_item}) is still served: the "
+            "restore did not put the backup back"
+        )
+    if failures:
+        return Conclusion(Outcome.FAIL, f"{'; '.join(failures)} ({timing}; {seen})", facts)
+    summary = (
+        "restored through --restore-cmd: every recorded item, module and link identical, the "
+        "deleted item still gone, the item written after the backup gone with it (as a restore "
+        f"must: data written after the last backup is lost) ({timing}; {seen})"
+    )
+    return Conclusion(Outcome.PASS, summary, {**facts, "summary": summary})
+
+
+def run_deployed(
+    context: DrillContext,
+    *,
+    backup: Callable[[], None],
+    restore: Callable[[], None],
+    budget: Budget = BUDGETS["recover"],
+) -> Conclusion:
+    """The plan's recovery with the user's commands: record, back up, write more, restore, read.
+
+    The drill never damages a deployment's data itself: the user's restore command replaces the
+    database with the backup, which is the change the plan's step 3 makes.
+    """
+    session = DrillSession(context, CHECK_ID, "drill recover (deployment)")
+    m = DeployedRecovery(budget=budget)
+    try:
+        _drive_deployed(session, m, backup, restore)
+    finally:
+        m.timeline = session.close()
+    return judge_deployed(m)
+
+
+def _drive_deployed(
+    session: DrillSession,
+    m: DeployedRecovery,
+    backup: Callable[[], None],
+    restore: Callable[[], None],
+) -> None:
+    context, timeline, api = session.context, session.timeline, session.api
+    url = context.config.api_url.rstrip("/")
+    try:
+        stored, traffic = session.prepare("recover", 600)
+    except dataset.DatasetError as exc:
+        m.problem = f"the dataset could not be stored: {exc}"
+        return
+    backup_at = timeline.mark("backup command (--backup-cmd)")
+    backup()
+    m.backed_up_s = timeline.now() - backup_at
+    timeline.mark("backup done")
+    late = api.create_item(
+        stored.project_id,
+        {"type": "decision", "content": f"{stored.project_name} written after the backup"},
+    )
+    if late.status_code in (200, 201) and isinstance(late.json(), dict):
+        m.after_backup_item = str(late.json().get("id"))
+        timeline.mark("item written after the backup", item=m.after_backup_item)
+    restore_at = timeline.mark("restore command (--restore-cmd)")
+    restore()
+    with httpx.Client(timeout=3.0) as http:
+        back = wait_until(
+            lambda: healthy(http, url),
+            timeout_s=max(120.0, float(m.budget.seconds or 0)),
+            progress=context.progress,
+            waiting="/health after the restore",
+        )
+    end = timeline.now()
+    if back:
+        m.recovered_s = end - restore_at
+        timeline.mark("/health 200 after the restore")
+    traffic.stop()
+    m.traffic = traffic.window(timeline, restore_at, end)
+    timeline.mark("traffic stopped", failed=m.traffic.failures)
+    if not back:
+        return
+    after = dataset.read_back(api, stored.project_id)
+    if after.problem:
+        m.served_problem = f"the data could not be read after the restore: {after.problem}"
+        return
+    m.served = dataset.compare(stored.record, after, stored.deleted)
+    if m.after_backup_item:
+        m.after_backup_served = m.after_backup_item in after.items
     timeline.mark("data read back", **after.counts(), diff=m.served.describe())

@@ -84,6 +84,8 @@ class Deployment:
     enable_cmd: str | None = None
     rollback_cmd: str | None = None
     forward_cmd: str | None = None
+    backup_cmd: str | None = None
+    restore_cmd: str | None = None
 
 
 @dataclass
@@ -209,10 +211,15 @@ class DrillRun:
                 )
             )
         else:
-            conclusion = _inconclusive(
-                "the recovery drill damages the database on purpose and needs the file itself; "
-                "against a deployment it is not run by this version (run it on the embedded "
-                "default, or on a staging copy started with --api-url left out)"
+            missing = _missing(
+                ("--backup-cmd", target.backup_cmd), ("--restore-cmd", target.restore_cmd)
+            )
+            if missing or target.backup_cmd is None or target.restore_cmd is None:
+                return self._result(name, _not_given(name, missing), started)
+            save = shell_action("--backup-cmd", target.backup_cmd)
+            put_back = shell_action("--restore-cmd", target.restore_cmd)
+            conclusion = _guarded(
+                lambda: recover.run_deployed(context, backup=save, restore=put_back, budget=budget)
             )
         return self._result(name, conclusion, started)
 
