@@ -332,3 +332,38 @@ def test_requests_without_an_answer_are_failures_in_locusts_rows(tmp_path):
     # 6 in 6,000 straddles 0.1%: not a PASS, with the count to decide stated.
     assert judged.outcome is Outcome.INCONCLUSIVE
     assert result.outcome is not Outcome.PASS
+
+
+def split(per_group: int, canary_ms: int, canary_share: float = 0.1) -> list[EntryStats]:
+    """Phase 3 through nginx: every group's rows split by the backend that answered."""
+    canary = int(per_group * canary_share)
+    rows = []
+    for group in GROUPS:
+        rows.append(entry(f"{group} op", {40: per_group - canary}, method="GET @stable"))
+        rows.append(entry(f"{group} op", {canary_ms: canary}, method="GET @canary"))
+    return rows
+
+
+def test_a_slow_canary_fails_behind_the_balancer_while_overall_passes():
+    # 10% of traffic at 700 ms: the overall and every group's p95 stay under 500 ms only when
+    # the slow share is under 5%; here it is 10% of each group, so judge the backends apart by
+    # a canary share of 4% that hides in every group.
+    result = evaluate(stats_of(split(1000, canary_ms=700, canary_share=0.04)))
+    judged = outcomes(result)
+    assert judged["latency backend canary"] is Outcome.FAIL, result.message()
+    assert judged["latency backend stable"] is Outcome.PASS
+    assert judged["latency overall"] is Outcome.PASS
+    assert result.outcome is Outcome.FAIL
+    assert result.backends["canary"]["p95_ms"] == 700
+    assert result.to_evidence()["backends"]["stable"]["requests"] == 3840
+
+
+def test_two_fast_backends_pass_and_unattributed_runs_judge_no_backend():
+    result = evaluate(stats_of(split(1000, canary_ms=45)))
+    judged = outcomes(result)
+    assert judged["latency backend canary"] is Outcome.PASS
+    assert judged["latency backend stable"] is Outcome.PASS
+    assert result.outcome is Outcome.PASS, result.message()
+    plain = evaluate(stats_of(healthy()))
+    assert not [label for label in outcomes(plain) if "backend" in label]
+    assert plain.backends == {}

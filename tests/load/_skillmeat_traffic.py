@@ -44,6 +44,8 @@ from collections.abc import Callable
 import gevent
 from locust import HttpUser, between, events, tag
 
+from phasegate.load.stats import BACKEND_MARK
+from phasegate.stack.nginx import UNATTRIBUTED, UPSTREAM_HEADER
 from phasegate.traffic.mix import UserProfile
 from phasegate.traffic.model import (
     Answer,
@@ -199,6 +201,9 @@ class SkillMeatUser(HttpUser):
                 response.failure(f"429 rate limited (Retry-After {retry})")
                 gevent.sleep(retry_after_s(response.headers))
                 return None
+            backend = response.headers.get(UPSTREAM_HEADER)
+            if backend and backend != UNATTRIBUTED:  # phase 3: which side answered, per row
+                response.request_meta["request_type"] = f"{request.method}{BACKEND_MARK}{backend}"
             if response.status_code not in request.expect:
                 text = (response.text or "")[:160].replace("\n", " ")
                 response.failure(f"HTTP {response.status_code}: {text}")

@@ -153,6 +153,7 @@ class LoadGateResult:
     spec: LoadGateSpec
     overall: dict[str, Any]
     groups: dict[str, dict[str, Any]]
+    backends: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def failed(self) -> list[Judgement]:
         return [j for j in self.judgements if j.outcome is Outcome.FAIL]
@@ -188,6 +189,7 @@ class LoadGateResult:
             "reason": self.reason,
             "overall": self.overall,
             "groups": self.groups,
+            "backends": self.backends,
             "judgements": [j.to_dict() for j in self.judgements],
             "spec": self.spec.to_dict(),
         }
@@ -199,6 +201,7 @@ class LoadGateResult:
             "summary": self.headline(),
             "load": self.to_evidence(),
             "p95_ms": {name: group["p95_ms"] for name, group in self.groups.items()}
+            | {f"backend {name}": b["p95_ms"] for name, b in self.backends.items()}
             | {OVERALL: self.overall["p95_ms"]},
         }
         if cleanup is not None and cleanup.problems:
@@ -436,6 +439,11 @@ def evaluate(
     for name in spec.judged_groups:
         group = stats.groups.get(name) or stats.combine(name, [name])
         judgements.append(judge_latency(group, spec, spec.min_group_requests))
+    # Behind a balancer that names the backend (phase 3), each backend's own p95 is judged too:
+    # a canary taking a tenth of the traffic can be slow without moving the overall p95.
+    backends = stats.backends(gated_names)
+    for backend in backends.values():
+        judgements.append(judge_latency(backend, spec, spec.min_group_requests))
     if sizing is not None:
         # The plan's own judgement when the run was planned (load.sizing): it leads the reason
         # of an undecided run that was sized too small from the start.
@@ -453,6 +461,7 @@ def evaluate(
         spec=spec,
         overall=overall,
         groups={name: group.summary() for name, group in stats.groups.items()},
+        backends={name: backend.summary() for name, backend in backends.items()},
     )
     if outcome is Outcome.PASS:
         result = dataclasses.replace(result, reason=result.headline())

@@ -30,6 +30,9 @@ from pathlib import Path
 from typing import Any
 
 RATE_LIMITED_TYPE = "429"
+# A request a balancer attributed to one backend (phase 3's `X-Phasegate-Upstream`) is reported
+# under the request type `"<METHOD> @<backend>"`, so each backend's answers have rows of their own.
+BACKEND_MARK = " @"
 OTHER_GROUP = "other"
 _GROUP = re.compile(r"^[a-z][a-z0-9_.-]*$")
 # Columns of locust's _stats.csv percentile block, as fractions.
@@ -166,6 +169,12 @@ class EntryStats:
     def rate_limited(self) -> bool:
         return self.method == RATE_LIMITED_TYPE
 
+    @property
+    def backend(self) -> str | None:
+        """The backend that answered, where a balancer named it; None otherwise."""
+        _, mark, backend = self.method.partition(BACKEND_MARK)
+        return backend if mark and backend else None
+
 
 @dataclass(frozen=True)
 class GroupStats:
@@ -235,6 +244,25 @@ class LoadStats:
             histogram=Histogram.merge(e.histogram for e in answered),
             window_s=self.window_s,
         )
+
+    def backends(self, groups: Iterable[str]) -> dict[str, GroupStats]:
+        """The given groups' answered requests per backend that answered them (phase 3)."""
+        wanted = set(groups)
+        answered = [
+            e for e in self.entries if e.group in wanted and not e.rate_limited and e.backend
+        ]
+        out: dict[str, GroupStats] = {}
+        for name in sorted({e.backend for e in answered if e.backend}):
+            mine = [e for e in answered if e.backend == name]
+            out[name] = GroupStats(
+                name=f"backend {name}",
+                requests=sum(e.requests for e in mine),
+                failures=sum(e.failures for e in mine),
+                rate_limited=0,
+                histogram=Histogram.merge(e.histogram for e in mine),
+                window_s=self.window_s,
+            )
+        return out
 
     def summary(self) -> dict[str, Any]:
         return {
