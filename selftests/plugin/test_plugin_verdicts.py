@@ -333,18 +333,3 @@ def test_parametrized_checks_get_one_id_each(
         "svc.get.api-v1-version",
         "run.cleanup.orphans",
     }
-
-
-def test_phase3_without_a_url_is_inconclusive_because_no_canary_stack(
-    run_pytest: RunPytest, pytester: pytest.Pytester
-) -> None:
-    pytester.makepyfile(test_checks=suite(check("svc.health", phases=("phase3",))))
-    run = run_pytest("-m", "phase3")
-    assert run.ret == 6, run.output
-    verdict = run.verdict("phase3")
-    assert verdict["decision"] == "INCONCLUSIVE"
-    assert verdict["target"]["embedded"] is True
-    assert any("the embedded canary stack is not built" in reason for reason in verdict["reasons"])
-    assert run.outcomes("phase3") == {"svc.health": "inconclusive"}
-    assert "phasegate: target embedded stack unavailable (phase 3 needs" in run.output
-    assert "  RUN          phase 3 needs a stable (flag OFF) and a canary (flag ON)" in run.output
