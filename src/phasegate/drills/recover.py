@@ -245,8 +245,7 @@ def run(
 
 
 def _drive(session: DrillSession, server: DrillServer, m: RecoverMeasurement) -> None:
-    context, timeline, api = session.context, session.timeline, session.api
-    url = context.config.api_url.rstrip("/")
+    timeline, api = session.timeline, session.api
     db = server.database
     if db is None or not db.exists():
         m.problem = f"the database file {db} is not there"
@@ -285,21 +284,9 @@ def _drive(session: DrillSession, server: DrillServer, m: RecoverMeasurement) ->
     m.restored = judge_copy("restored file", db, stored, None)
     timeline.mark("restarting (plan step 4)", integrity=m.restored.integrity)
     server.start_process(flag_on=True)
-    with httpx.Client(timeout=3.0) as http:
-        back = wait_until(
-            lambda: healthy(http, url),
-            timeout_s=120,
-            gave_up=lambda: server.exited() is not None,
-            progress=context.progress,
-            waiting="/health after the restore",
-        )
-    end = timeline.now()
-    if back:
-        m.recovered_s = end - stop_at
-        timeline.mark("/health 200 after the restore")
-    traffic.stop()
-    m.traffic = traffic.window(timeline, stop_at, end)
-    timeline.mark("traffic stopped", failed=m.traffic.failures)
+    back, m.recovered_s, m.traffic = _back_after_restore(
+        session, traffic, stop_at, timeout_s=120, gave_up=lambda: server.exited() is not None
+    )
     if not back:
         m.served_problem = (
             f"the API did not come back: {server.process and server.process.log_tail()}"
@@ -415,8 +402,7 @@ def _drive_deployed(
     backup: Callable[[], None],
     restore: Callable[[], None],
 ) -> None:
-    context, timeline, api = session.context, session.timeline, session.api
-    url = context.config.api_url.rstrip("/")
+    timeline, api = session.timeline, session.api
     try:
         stored, traffic = session.prepare("recover", 600)
     except dataset.DatasetError as exc:
@@ -435,20 +421,9 @@ def _drive_deployed(
         timeline.mark("item written after the backup", item=m.after_backup_item)
     restore_at = timeline.mark("restore command (--restore-cmd)")
     restore()
-    with httpx.Client(timeout=3.0) as http:
-        back = wait_until(
-            lambda: healthy(http, url),
-            timeout_s=max(120.0, float(m.budget.seconds or 0)),
-            progress=context.progress,
-            waiting="/health after the restore",
-        )
-    end = timeline.now()
-    if back:
-        m.recovered_s = end - restore_at
-        timeline.mark("/health 200 after the restore")
-    traffic.stop()
-    m.traffic = traffic.window(timeline, restore_at, end)
-    timeline.mark("traffic stopped", failed=m.traffic.failures)
+    back, m.recovered_s, m.traffic = _back_after_restore(
+        session, traffic, restore_at, timeout_s=max(120.0, float(m.budget.seconds or 0))
+    )
     if not back:
         return
     after = dataset.read_back(api, stored.project_id)
@@ -459,3 +434,35 @@ def _drive_deployed(
     if m.after_backup_item:
         m.after_backup_served = m.after_backup_item in after.items
     timeline.mark("data read back", **after.counts(), diff=m.served.describe())
+
+
+def _back_after_restore(
+    session: DrillSession,
+    traffic: Any,
+    since: float,
+    *,
+    timeout_s: float,
+    gave_up: Callable[[], bool] = lambda: False,
+) -> tuple[bool, float | None, TrafficWindow]:
+    """Poll /health after a restore, then stop the traffic: (back?, seconds since `since`, window).
+
+    Both recoveries (the embedded one's restart, a deployment's --restore-cmd) end this way.
+    """
+    context, timeline = session.context, session.timeline
+    url = context.config.api_url.rstrip("/")
+    with httpx.Client(timeout=3.0) as http:
+        back = wait_until(
+            lambda: healthy(http, url),
+            timeout_s=timeout_s,
+            gave_up=gave_up,
+            progress=context.progress,
+            waiting="/health after the restore",
+        )
+    end = timeline.now()
+    recovered_s = end - since if back else None
+    if back:
+        timeline.mark("/health 200 after the restore")
+    traffic.stop()
+    window = traffic.window(timeline, since, end)
+    timeline.mark("traffic stopped", failed=window.failures)
+    return back, recovered_s, window
